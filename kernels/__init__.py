@@ -1,0 +1,1 @@
+"""Compute kernels: Triton on CUDA, PyTorch reference and CPU paths elsewhere."""

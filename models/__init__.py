@@ -1,0 +1,5 @@
+"""Backbones (imports as ``tfsignal.models``): one readable file per model plus the registry."""
+
+from .registry import available, create, load, pretrained, register, save
+
+__all__ = ["available", "create", "load", "pretrained", "register", "save"]

@@ -1,0 +1,124 @@
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch import nn
+
+from tfsignal import models
+from tfsignal.cli import enhance_main, main
+from tfsignal.io import load_audio
+
+
+class Gain(nn.Module):
+    """The smallest enhancer-shaped model: a learned gain at 16 kHz (exercises the file pipeline)."""
+
+    @dataclasses.dataclass
+    class Config:
+        gain: float = 0.5
+
+    sample_rate = 16000
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.gain = nn.Parameter(torch.tensor(config.gain))
+
+    def enhance(self, wave: torch.Tensor) -> torch.Tensor:
+        return wave * self.gain
+
+
+if "test-gain" not in models.available():
+    models.register("test-gain", Gain)
+
+
+@pytest.fixture
+def gain_model(tmp_path):
+    folder = tmp_path / "gain"
+    folder.mkdir()
+    models.save(models.create("test-gain", gain=0.5), folder / "gain")
+    return folder
+
+
+def test_info_runs_as_console_script():
+    out = subprocess.run([sys.executable, "-m", "tfsignal.cli", "info"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "torch" in out.stdout and "gpu" in out.stdout and "triton" in out.stdout
+
+
+def test_help_shows_examples(capsys):
+    with pytest.raises(SystemExit) as code:
+        main(["enhance", "--help"])
+    assert code.value.code == 0
+    assert "enhance noisy.wav -o clean.wav" in capsys.readouterr().out
+
+
+def test_enhance_files_keeps_rate_channels_and_never_overwrites(tmp_path, gain_model, capsys, data_dir):
+    speech, _ = load_audio(data_dir / "speech_lj.flac", sr=44100)  # band-limited to 8 kHz
+    stereo = tmp_path / "stereo44.wav"
+    sf.write(stereo, np.stack([speech[:50000], -0.5 * speech[:50000]], 1), 44100, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    assert enhance_main([str(stereo), "-o", str(out), "--model", str(gain_model)]) == 0
+    y, rate = load_audio(out, mono=False)
+    x, _ = load_audio(stereo, mono=False)
+    assert rate == 44100 and y.shape == x.shape
+    err = y[:, 500:-500] - 0.5 * x[:, 500:-500]
+    # the 16 kHz model rate drops only the top of the band (7.2-8 kHz): > 30 dB signal to error
+    assert 10 * np.log10((0.25 * x[:, 500:-500] ** 2).sum() / (err**2).sum()) > 30
+    before = out.read_bytes()
+    assert enhance_main([str(stereo), "-o", str(out), "--model", str(gain_model)]) == 2
+    assert out.read_bytes() == before
+    assert "already exists" in capsys.readouterr().err
+    assert enhance_main([str(stereo), "-o", str(out), "--model", str(gain_model), "--overwrite"]) == 0
+    assert enhance_main([str(stereo), "-o", str(stereo), "--model", str(gain_model), "--overwrite"]) == 2
+    assert load_audio(stereo, mono=False)[0].shape == x.shape  # the input is untouched
+
+
+def test_batch_goes_on_after_bad_files(tmp_path, gain_model, capsys, data_dir):
+    good = tmp_path / "in" / "good.flac"
+    good.parent.mkdir()
+    good.write_bytes((data_dir / "speech_lj.flac").read_bytes())
+    (tmp_path / "in" / "broken.wav").write_text("not audio")
+    code = main(
+        [
+            "enhance",
+            str(tmp_path / "in"),
+            str(tmp_path / "missing.wav"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(gain_model),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "broken.wav" in err[0] and "missing.wav: no such file" in err[1]
+    assert "Traceback" not in "".join(err)
+    assert (tmp_path / "out" / "good.flac").exists()
+
+
+def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["enhance", "x.wav", "-o", str(tmp_path / "y.wav"), "--model", "no-such-model"]) == 2
+    assert main(["separate", "x.wav", "-o", str(tmp_path)]) == 2
+    assert main(["export", "no-such-model", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("tfsignal: error:") for line in err)
+    with pytest.raises(SystemExit) as code:
+        main(["enhance"])  # argparse usage errors also exit 2
+    assert code.value.code == 2
+
+
+def test_registry_round_trip_and_errors(tmp_path):
+    model = models.create("test-gain", gain=0.25)
+    models.save(model, tmp_path / "g")
+    loaded = models.load(tmp_path / "g.json")
+    assert loaded.gain.item() == 0.25 and not loaded.training
+    with pytest.raises(KeyError, match="unknown model"):
+        models.create("nope")
+    with pytest.raises(TypeError, match="unknown config field"):
+        models.create("test-gain", volume=3)
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        models.load("nope")

@@ -1,0 +1,104 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tfsignal.frontends import resample
+from tfsignal.io import InputFileError, load_audio, save_audio
+
+
+def _tone(freq, rate, seconds=1.0, channels=1):
+    t = np.arange(int(rate * seconds)) / rate
+    x = 0.5 * np.sin(2 * np.pi * freq * t)
+    return np.stack([x * (c + 1) / channels for c in range(channels)], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+def test_bit_depths_load_as_float32(tmp_path, subtype):
+    path = tmp_path / "tone.wav"
+    sf.write(path, _tone(440, 16000), 16000, subtype=subtype)
+    x, rate = load_audio(path)
+    assert x.dtype == np.float32 and rate == 16000 and x.shape == (16000,)
+    assert np.abs(x - _tone(440, 16000)[:, 0]).max() < (1e-2 if subtype == "PCM_U8" else 1e-4)
+
+
+def test_real_speech_fixture(data_dir):
+    x, rate = load_audio(data_dir / "speech_lj.flac")
+    assert rate == 16000 and x.shape == (64000,) and 0.1 < np.abs(x).max() <= 1.0
+
+
+def test_multichannel_mono_and_resampling(tmp_path):
+    path = tmp_path / "stereo.flac"
+    sf.write(path, _tone(1000, 44100, channels=2), 44100)
+    x, rate = load_audio(path, mono=False)
+    assert x.shape == (2, 44100) and rate == 44100
+    mono, _ = load_audio(path)
+    assert np.allclose(mono, x.mean(0), atol=1e-6)
+    y, rate = load_audio(path, sr=16000)
+    assert rate == 16000 and y.shape == (16000,)
+    spectrum = np.abs(np.fft.rfft(y[1000:-1000] * np.hanning(14000)))
+    assert abs(np.argmax(spectrum) * 16000 / 14000 - 1000) < 2  # the tone stays at 1 kHz
+    assert abs(np.abs(y[2000:-2000]).max() - 0.375) < 0.01  # and keeps its level
+
+
+def test_resampler_rejects_aliases():
+    # 10 kHz at 44.1 kHz lies above the new Nyquist (8 kHz): it must vanish, not fold to 6 kHz
+    tone = _tone(10000, 44100)[:, 0].astype(np.float64)
+    y = resample(tone, 44100, 16000)
+    assert np.sqrt(np.mean(y[500:-500] ** 2)) < 1e-4 * np.sqrt(np.mean(tone**2))
+    # a 7 kHz tone (inside the passband) passes at full level
+    y = resample(_tone(7000, 48000)[:, 0], 48000, 16000)
+    assert abs(np.sqrt(np.mean(y[500:-500] ** 2)) / np.sqrt(0.125) - 1) < 0.02
+
+
+def test_save_is_atomic_and_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "out.wav"
+    x = _tone(300, 16000)[:, 0]
+    save_audio(path, x, 16000)
+    assert np.abs(load_audio(path)[0] - x).max() < 1e-4
+    before = path.read_bytes()
+    with pytest.raises(InputFileError, match="already exists"):
+        save_audio(path, -x, 16000)
+    assert path.read_bytes() == before
+    save_audio(path, -x, 16000, overwrite=True)
+    assert path.read_bytes() != before
+    assert sorted(os.listdir(tmp_path)) == ["out.wav"]  # no temporary file left behind
+    with pytest.raises(InputFileError, match="NaN"):
+        save_audio(tmp_path / "nan.wav", np.array([0.0, np.nan]), 16000)
+    assert sorted(os.listdir(tmp_path)) == ["out.wav"]
+    save_audio(tmp_path / "stereo.flac", np.stack([x, -x]), 16000)
+    assert load_audio(tmp_path / "stereo.flac", mono=False)[0].shape == (2, 16000)
+
+
+def _one_line(err):
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    cases = {}
+    cases["missing"] = (tmp_path / "missing.wav", "no such file")
+    cases["dir"] = (tmp_path, "is a directory")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n" * 20)
+    cases["text"] = (text, "not a readable audio file")
+    truncated = tmp_path / "truncated.wav"
+    sf.write(truncated, _tone(300, 16000), 16000)
+    truncated.write_bytes(truncated.read_bytes()[:30])
+    cases["corrupt"] = (truncated, "not a readable audio file")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 1), np.float32), 16000)
+    cases["empty"] = (empty, "zero samples")
+    nan = tmp_path / "nan.wav"
+    bad = _tone(300, 16000)
+    bad[100] = np.nan
+    bad[200] = np.inf
+    sf.write(nan, bad, 16000, subtype="FLOAT")
+    cases["nan"] = (nan, "NaN or Inf")
+    for path, problem in cases.values():
+        with pytest.raises(InputFileError) as err:
+            load_audio(path)
+        message = _one_line(err)
+        assert message.startswith(str(path)) and problem in message

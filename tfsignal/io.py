@@ -1,0 +1,116 @@
+"""File input and output. The only module that touches files; its errors are one line each.
+
+Every problem with a user's file raises :class:`InputFileError` (a ``ValueError``) whose message
+names the file and the problem, so the command line can print it as it is and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .frontends.resample import resample
+
+__all__ = ["InputFileError", "load_audio", "save_audio", "audio_info", "check_output_path"]
+
+
+class InputFileError(ValueError):
+    """A user's file is missing, unreadable or holds unusable data (one-line message)."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path, self.problem = str(path), " ".join(str(problem).split())
+        super().__init__(f"{self.path}: {self.problem}")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(path, "no such file")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not an audio file")
+
+
+def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
+    """Header of an audio file (rate, channels, frames, format) without reading its samples."""
+    path = Path(path)
+    _check_readable(path)
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise InputFileError(path, f"not a readable audio file ({err})") from None
+
+
+def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32 in [-1, 1].
+
+    Returns ``(x, rate)``: ``x`` is (time,) when ``mono`` (channels averaged) or (channels, time)
+    otherwise; ``rate`` is ``sr`` when given (the file is resampled to it) or the file's own rate.
+    Any format libsndfile reads (WAV/FLAC/OGG/..., 8/16/24/32-bit integer or float samples).
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (time, channels)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise InputFileError(path, f"not a readable audio file ({err})") from None
+    if data.shape[0] == 0:
+        raise InputFileError(path, "contains zero samples")
+    if not np.isfinite(data).all():
+        raise InputFileError(path, "contains NaN or Inf samples")
+    x = data.mean(axis=1) if mono else np.ascontiguousarray(data.T)  # (T,) or (C, T)
+    if sr is not None and sr != rate:
+        x = resample(x, rate, sr, axis=-1)
+        rate = sr
+    return np.ascontiguousarray(x, dtype=np.float32), int(rate)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Refuse an output path that exists (unless ``overwrite``) or whose folder is missing."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(path, "is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise InputFileError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
+    if not path.parent.exists():
+        raise InputFileError(path, f"folder {path.parent} does not exist")
+    return path
+
+
+def save_audio(
+    path: str | os.PathLike,
+    x: np.ndarray,
+    sr: int,
+    overwrite: bool = False,
+    subtype: str | None = None,
+) -> Path:
+    """Write ``x`` ((time,) or (channels, time)) to ``path`` atomically.
+
+    The samples go to a temporary file in the same folder that is renamed over ``path`` only once
+    complete, so a crash never leaves a half-written file. An existing file is kept unless
+    ``overwrite=True``. ``subtype`` is a libsndfile subtype such as ``"PCM_16"`` or ``"FLOAT"``
+    (default: the format's usual one, 16-bit PCM for WAV and FLAC).
+    """
+    path = check_output_path(path, overwrite)
+    x = np.asarray(x)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise InputFileError(path, f"nothing to write: samples shaped {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputFileError(path, "refusing to write NaN or Inf samples")
+    data = x if x.ndim == 1 else x.T  # soundfile wants (time, channels)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        ext = path.suffix.lstrip(".").upper() or "WAV"
+        ext = {"OGA": "OGG", "AIF": "AIFF"}.get(ext, ext)
+        if ext not in sf.available_formats():
+            raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
+        sf.write(tmp, data, int(sr), subtype=subtype, format=ext)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,1 @@
+"""Shared neural-network blocks (attention, Mamba, norms) used by the models."""
