@@ -1,1 +1,16 @@
-"""Compute kernels: Triton on CUDA, PyTorch reference and CPU paths elsewhere."""
+"""Compute kernels (imports as ``tfsignal.kernels``): each beside its PyTorch reference and a dispatcher.
+
+Triton kernels will take CUDA tensors once they ship; today every backend runs in PyTorch.
+"""
+
+from .attention import attention, attention_ref
+from .scan import selective_scan, selective_scan_chunked, selective_scan_ref, selective_scan_step
+
+__all__ = [
+    "attention",
+    "attention_ref",
+    "selective_scan",
+    "selective_scan_ref",
+    "selective_scan_chunked",
+    "selective_scan_step",
+]

@@ -3,3 +3,6 @@
 from .registry import available, create, load, pretrained, register, save
 
 __all__ = ["available", "create", "load", "pretrained", "register", "save"]
+
+# Model files register their named configurations on import.
+from . import mambattention  # noqa: E402, F401

@@ -1,1 +1,7 @@
-"""Shared neural-network blocks (attention, Mamba, norms) used by the models."""
+"""Shared neural-network blocks used by the backbones: attention, Mamba and norms."""
+
+from .attention import MultiHeadAttention
+from .mamba import BiMamba, Mamba, MambaBlock
+from .norm import RMSNorm
+
+__all__ = ["MultiHeadAttention", "Mamba", "MambaBlock", "BiMamba", "RMSNorm"]

@@ -1,0 +1,432 @@
+"""Selective scan (the S6 recurrence of Mamba): reference, fast CPU path, export path, dispatcher.
+
+For every batch b, channel d and state n, with delta already shifted and soft-plussed:
+
+    h_t = exp(delta_t * A) * h_{t-1} + delta_t * u_t * B_t        h: (batch, d_inner, d_state)
+    y_t = sum_n h_t * C_t + D * u_t,  then  y_t * silu(z_t)
+
+Layout follows mamba_ssm: u, delta, z (batch, d_inner, length); A (d_inner, d_state);
+B, C (batch, d_state, length); D, delta_bias (d_inner).
+
+Backends of :func:`selective_scan`:
+
+- ``"reference"``: :func:`selective_scan_ref`, the plain form that materialises
+  exp(delta * A) for every step (batch, d_inner, length, d_state) and loops over time in
+  Python, as mamba_ssm's ``selective_scan_ref`` does. Slow, obviously right.
+- ``"torch"``: the fast path for CPU training. Time runs over short chunks; inside a chunk the
+  discretisation is computed in bulk and the recurrence advances with one fused in-place op per
+  step, on a (batch, d_state, d_inner) state whose long axis is contiguous. Memory is held to a
+  few chunk buffers. A hand-written backward recomputes each chunk from a checkpointed state
+  and runs the adjoint recurrence backwards in the same way. See ``benchmarks/scan.py``.
+- ``"chunked"``: :func:`selective_scan_chunked`, free of Python control flow that depends on the
+  length: a fixed number of unrolled steps inside static-size chunks and a closed form across
+  chunks, so ``torch.onnx.export(dynamo=True)`` gives a small graph without Loop ops.
+- ``"triton"``: reserved for a CUDA kernel; none ships yet, so asking for it raises.
+- ``"auto"``: ``"torch"`` (the Triton kernel will take CUDA once it exists).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Backend = Literal["auto", "torch", "reference", "chunked", "triton"]
+
+# Elements per chunk buffer (k steps x batch x d_state x d_inner). 2**20 floats (4 MiB) keeps
+# the three chunk buffers of the backward near the last-level cache of a small CPU while the
+# per-chunk bulk ops stay large enough to amortise their dispatch cost (benchmarks/scan.py).
+_CHUNK_ELEMENTS = 2**20
+_MAX_CHUNK_STEPS = 64
+
+
+def _check_inputs(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    z: Tensor | None,
+    delta_bias: Tensor | None,
+) -> None:
+    if u.dim() != 3:
+        raise ValueError(f"u must be (batch, d_inner, length), got shape {tuple(u.shape)}")
+    batch, d_inner, length = u.shape
+    if A.dim() != 2 or A.shape[0] != d_inner:
+        raise ValueError(f"A must be (d_inner={d_inner}, d_state), got shape {tuple(A.shape)}")
+    d_state = A.shape[1]
+    expected = {
+        "delta": (delta, (batch, d_inner, length)),
+        "B": (B, (batch, d_state, length)),
+        "C": (C, (batch, d_state, length)),
+        "D": (D, (d_inner,)),
+        "z": (z, (batch, d_inner, length)),
+        "delta_bias": (delta_bias, (d_inner,)),
+    }
+    for name, (tensor, shape) in expected.items():
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+    if u.is_complex() or A.is_complex():
+        raise ValueError("complex selective scans are not supported")
+
+
+def _discretised_delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool) -> Tensor:
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    return F.softplus(delta) if delta_softplus else delta
+
+
+def _skip_and_gate(y: Tensor, u: Tensor, D: Tensor | None, z: Tensor | None) -> Tensor:
+    if D is not None:
+        y = y + D[:, None] * u
+    if z is not None:
+        y = y * F.silu(z)
+    return y
+
+
+def _compute_dtype(u: Tensor) -> torch.dtype:
+    # Half precision accumulates the recurrence poorly (and is slow on CPU); run it in float32.
+    return u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def selective_scan_ref(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+) -> Tensor:
+    """Plain selective scan: materialise the discretised system, loop over time in Python.
+
+    Returns y of shape (batch, d_inner, length) in the dtype of ``u``.
+    """
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    dtype_in = u.dtype
+    work = _compute_dtype(u)
+    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
+    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
+    decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))  # (b, d, l, n)
+    drive = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)  # (b, d, l, n)
+    state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # (b, d, n)
+    outputs = []
+    for t in range(u.shape[2]):
+        state = decay[:, :, t] * state + drive[:, :, t]
+        outputs.append(torch.einsum("bdn,bn->bd", state, C[:, :, t]))
+    y = torch.stack(outputs, dim=2)  # (b, d, l)
+    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
+    return y.to(dtype_in)
+
+
+# ----------------------------------------------------------------------------- fast CPU path
+
+
+def _time_major(x: Tensor) -> Tensor:
+    """(batch, channels, length) -> contiguous (length, batch, channels)."""
+    return x.permute(2, 0, 1).contiguous()
+
+
+def _chunk_steps(length: int, slab: int) -> int:
+    return max(1, min(_MAX_CHUNK_STEPS, length, _CHUNK_ELEMENTS // slab))
+
+
+def _chunk_recurrence(
+    start: Tensor, delta_c: Tensor, drive_c: Tensor, B_c: Tensor, A_t: Tensor, decay: Tensor, states: Tensor
+) -> None:
+    """Run the recurrence over one chunk of k steps, writing into preallocated buffers.
+
+    start (b, n, d) is the state before the chunk; delta_c, drive_c (= delta * u) are (k, b, d);
+    B_c (k, b, n); A_t (n, d). Fills decay with exp(delta * A) and states with h_t, (k, b, n, d).
+    """
+    torch.mul(delta_c[:, :, None, :], A_t, out=decay)
+    decay.exp_()
+    torch.mul(B_c[:, :, :, None], drive_c[:, :, None, :], out=states)
+    previous = start
+    for j in range(states.shape[0]):
+        states[j].addcmul_(decay[j], previous)
+        previous = states[j]
+
+
+def _scan_forward(
+    delta_t: Tensor, drive_t: Tensor, A_t: Tensor, B_t: Tensor, C_t: Tensor, keep_starts: bool
+) -> tuple[Tensor, Tensor | None]:
+    """Time-major scan. delta_t, drive_t (l, b, d); A_t (n, d); B_t, C_t (l, b, n).
+
+    Returns y (l, b, d) and, when ``keep_starts``, the state before every chunk (chunks, b, n, d).
+    """
+    length, batch, d_inner = delta_t.shape
+    d_state = A_t.shape[0]
+    k_max = _chunk_steps(length, batch * d_state * d_inner)
+    n_chunks = -(-length // k_max)
+    y_t = delta_t.new_empty(length, batch, d_inner)
+    decay = delta_t.new_empty(k_max, batch, d_state, d_inner)
+    states = delta_t.new_empty(k_max, batch, d_state, d_inner)
+    starts = delta_t.new_zeros(n_chunks if keep_starts else 1, batch, d_state, d_inner)
+    start = starts[0]
+    for c, t0 in enumerate(range(0, length, k_max)):
+        t1 = min(t0 + k_max, length)
+        k = t1 - t0
+        if c > 0:  # the chunk buffers are about to be overwritten: keep the state that enters this chunk
+            slot = starts[c] if keep_starts else starts[0]
+            slot.copy_(start)
+            start = slot
+        _chunk_recurrence(start, delta_t[t0:t1], drive_t[t0:t1], B_t[t0:t1], A_t, decay[:k], states[:k])
+        # y_t = sum_n C_t[n] h_t[n, :]: a (1, n) @ (n, d) product per (step, batch).
+        torch.bmm(
+            C_t[t0:t1].view(k * batch, 1, d_state),
+            states[:k].view(k * batch, d_state, d_inner),
+            out=y_t[t0:t1].view(k * batch, 1, d_inner),
+        )
+        start = states[k - 1]
+    return y_t, (starts if keep_starts else None)
+
+
+class _SelectiveScan(torch.autograd.Function):
+    """Core scan y = scan(u, delta, A, B, C) with delta already discretised (no D, no gate)."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+        delta_t, u_t = _time_major(delta), _time_major(u)  # (l, b, d)
+        B_t, C_t = _time_major(B), _time_major(C)  # (l, b, n)
+        A_t = A.t().contiguous()  # (n, d)
+        y_t, starts = _scan_forward(delta_t, delta_t * u_t, A_t, B_t, C_t, keep_starts=True)
+        ctx.save_for_backward(u_t, delta_t, A_t, B_t, C_t, starts)
+        return y_t.permute(1, 2, 0)  # (b, d, l)
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        # Adjoint recurrence: lam_t = dL/dh_t = C_t g_t + exp(delta_{t+1} A) lam_{t+1}. From it,
+        # with w_t = lam_t * exp(delta_t A) * h_{t-1} (the part of lam_t that reaches the decay):
+        #   dC_t = sum_d g_t h_t     dB_t = sum_d lam_t delta_t u_t     dA = sum_{b,t} w_t delta_t
+        #   du_t = delta_t sum_n lam_t B_t       ddelta_t = u_t sum_n lam_t B_t + sum_n w_t A
+        u_t, delta_t, A_t, B_t, C_t, starts = ctx.saved_tensors
+        length, batch, d_inner = delta_t.shape
+        d_state = A_t.shape[0]
+        k_max = _chunk_steps(length, batch * d_state * d_inner)
+        g_t = _time_major(grad_y)  # (l, b, d)
+        drive_t = delta_t * u_t
+        grad_u_t = torch.empty_like(u_t)
+        grad_delta_t = torch.empty_like(delta_t)
+        grad_A_t = torch.zeros_like(A_t)
+        grad_B_t = torch.empty_like(B_t)
+        grad_C_t = torch.empty_like(C_t)
+        decay = delta_t.new_empty(k_max, batch, d_state, d_inner)
+        states = delta_t.new_empty(k_max, batch, d_state, d_inner)
+        lam = delta_t.new_empty(k_max, batch, d_state, d_inner)
+        carry = delta_t.new_zeros(batch, d_state, d_inner)  # exp(delta_{t+1} A) lam_{t+1}
+        chunk_starts = list(range(0, length, k_max))
+        for c in reversed(range(len(chunk_starts))):
+            t0 = chunk_starts[c]
+            t1 = min(t0 + k_max, length)
+            k = t1 - t0
+            rows = k * batch
+            dec, hs, lm = decay[:k], states[:k], lam[:k]
+            _chunk_recurrence(starts[c], delta_t[t0:t1], drive_t[t0:t1], B_t[t0:t1], A_t, dec, hs)
+            torch.mul(C_t[t0:t1, :, :, None], g_t[t0:t1, :, None, :], out=lm)
+            lm[k - 1].add_(carry)
+            for j in range(k - 2, -1, -1):
+                lm[j].addcmul_(dec[j + 1], lm[j + 1])
+            torch.mul(dec[0], lm[0], out=carry)
+            torch.bmm(
+                hs.view(rows, d_state, d_inner),
+                g_t[t0:t1].view(rows, d_inner, 1),
+                out=grad_C_t[t0:t1].view(rows, d_state, 1),
+            )
+            torch.bmm(
+                lm.view(rows, d_state, d_inner),
+                drive_t[t0:t1].view(rows, d_inner, 1),
+                out=grad_B_t[t0:t1].view(rows, d_state, 1),
+            )
+            lam_b = torch.bmm(B_t[t0:t1].view(rows, 1, d_state), lm.view(rows, d_state, d_inner))
+            lam_b = lam_b.view(k, batch, d_inner)
+            w = dec.mul_(lm)  # the decay buffer is free once carry is formed
+            w[0].mul_(starts[c])
+            w[1:].mul_(hs[:-1])
+            torch.mul(delta_t[t0:t1], lam_b, out=grad_u_t[t0:t1])
+            torch.addcmul(
+                torch.einsum("kbnd,nd->kbd", w, A_t),
+                u_t[t0:t1],
+                lam_b,
+                out=grad_delta_t[t0:t1],
+            )
+            grad_A_t += w.mul_(delta_t[t0:t1, :, None, :]).sum(dim=(0, 1))
+        return (
+            grad_u_t.permute(1, 2, 0),
+            grad_delta_t.permute(1, 2, 0),
+            grad_A_t.t(),
+            grad_B_t.permute(1, 2, 0),
+            grad_C_t.permute(1, 2, 0),
+        )
+
+
+def _scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C)):
+        return _SelectiveScan.apply(u, delta, A, B, C)
+    delta_t = _time_major(delta)
+    y_t, _ = _scan_forward(delta_t, delta_t * _time_major(u), A.t().contiguous(), _time_major(B), _time_major(C), False)
+    return y_t.permute(1, 2, 0)
+
+
+# ------------------------------------------------------------------------ chunked export path
+
+
+def _scan_chunked(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_size: int) -> Tensor:
+    batch, d_inner, length = u.shape
+    pad = (-length) % chunk_size
+    # Zero delta on the padded tail: decay 1 and no input, so real steps are untouched.
+    u, delta, B, C = (F.pad(t, (0, pad)) for t in (u, delta, B, C))
+    n_chunks = (length + pad) // chunk_size
+    shape = (batch, d_inner, n_chunks, chunk_size, -1)
+    log_decay = torch.einsum("bdl,dn->bdln", delta, A).reshape(shape)  # (b, d, M, K, n)
+    drive = torch.einsum("bdl,bnl->bdln", delta * u, B).reshape(shape)  # (b, d, M, K, n)
+    decay = torch.exp(log_decay)
+    # Inside each chunk, from a zero state: chunk_size unrolled steps, all chunks at once.
+    local = [drive[:, :, :, 0]]
+    for j in range(1, chunk_size):
+        local.append(decay[:, :, :, j] * local[-1] + drive[:, :, :, j])
+    local_states = torch.stack(local, dim=3)  # (b, d, M, K, n)
+    within = torch.cumsum(log_decay, dim=3)  # log decay from chunk start to each step
+    # Across chunks: state after chunk m = sum_{j <= m} exp(sum_{r=j+1..m} total_r) end_j, the
+    # sums formed by a masked cumulative sum (never a difference of large cumulative sums).
+    total = within[:, :, :, -1].transpose(2, 3)  # (b, d, n, M)
+    ends = local_states[:, :, :, -1].transpose(2, 3)  # (b, d, n, M)
+    rows = torch.arange(n_chunks, device=u.device)
+    later = rows[:, None] > rows[None, :]  # (M, M): row m, column j, m > j
+    sums = torch.cumsum(torch.where(later, total[..., :, None], 0.0), dim=-2)  # (b, d, n, M, M)
+    weights = torch.exp(torch.where(later | (rows[:, None] == rows[None, :]), sums, -torch.inf))
+    after = torch.einsum("bdnmj,bdnj->bdmn", weights, ends)  # (b, d, M, n)
+    before = F.pad(after[:, :, :-1], (0, 0, 1, 0))  # state entering each chunk
+    states = local_states + torch.exp(within) * before[:, :, :, None]  # (b, d, M, K, n)
+    C_chunks = C.reshape(batch, -1, n_chunks, chunk_size)  # (b, n, M, K)
+    y = torch.einsum("bdmkn,bnmk->bdmk", states, C_chunks).reshape(batch, d_inner, -1)
+    return y[:, :, :length]
+
+
+def selective_scan_chunked(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+    chunk_size: int = 16,
+) -> Tensor:
+    """Selective scan for export: static chunks, no length-dependent Python control flow.
+
+    ``chunk_size`` steps are unrolled inside every chunk (all chunks at once) and the chunks
+    are joined in closed form, so the traced graph has a fixed size whatever the length.
+    Memory grows as batch * d_inner * length * d_state (plus batch * d_inner * d_state *
+    (length / chunk_size)**2), which suits inference on short streaming chunks, not training.
+    """
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    dtype_in = u.dtype
+    work = _compute_dtype(u)
+    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
+    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
+    y = _scan_chunked(u, delta, A, B, C, chunk_size)
+    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
+    return y.to(dtype_in)
+
+
+# --------------------------------------------------------------------------------- dispatcher
+
+
+def _resolve_backend(backend: str) -> str:
+    if backend == "auto":
+        return "torch"
+    if backend == "triton":
+        raise RuntimeError("no Triton selective-scan kernel ships yet; use backend='torch' (runs on CUDA too)")
+    if backend not in ("torch", "reference", "chunked"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'torch', 'reference', 'chunked' or 'triton'")
+    return backend
+
+
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+    backend: Backend = "auto",
+) -> Tensor:
+    """Selective scan in mamba_ssm's layout; returns y (batch, d_inner, length).
+
+    u, delta, z: (batch, d_inner, length); A: (d_inner, d_state); B, C: (batch, d_state,
+    length); D, delta_bias: (d_inner). delta is shifted by delta_bias and passed through
+    softplus (when ``delta_softplus``) before use. All backends are differentiable.
+    """
+    chosen = _resolve_backend(backend)
+    if chosen == "reference":
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    if chosen == "chunked":
+        return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    dtype_in = u.dtype
+    work = _compute_dtype(u)
+    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
+    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
+    y = _scan_fast(u, delta, A, B, C)
+    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
+    return y.to(dtype_in)
+
+
+def selective_scan_step(
+    state: Tensor,
+    u_t: Tensor,
+    delta_t: Tensor,
+    A: Tensor,
+    B_t: Tensor,
+    C_t: Tensor,
+    D: Tensor | None = None,
+    z_t: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """One step of the scan for streaming: returns (y_t, new_state); nothing is modified in place.
+
+    state: (batch, d_inner, d_state); u_t, delta_t, z_t: (batch, d_inner); B_t, C_t:
+    (batch, d_state). Stepping over a sequence from a zero state equals :func:`selective_scan`.
+    """
+    if state.dim() != 3:
+        raise ValueError(f"state must be (batch, d_inner, d_state), got shape {tuple(state.shape)}")
+    batch, d_inner, d_state = state.shape
+    expected = {
+        "u_t": (u_t, (batch, d_inner)),
+        "delta_t": (delta_t, (batch, d_inner)),
+        "A": (A, (d_inner, d_state)),
+        "B_t": (B_t, (batch, d_state)),
+        "C_t": (C_t, (batch, d_state)),
+        "D": (D, (d_inner,)),
+        "z_t": (z_t, (batch, d_inner)),
+        "delta_bias": (delta_bias, (d_inner,)),
+    }
+    for name, (tensor, shape) in expected.items():
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+    if delta_bias is not None:
+        delta_t = delta_t + delta_bias
+    if delta_softplus:
+        delta_t = F.softplus(delta_t)
+    decay = torch.exp(delta_t[:, :, None] * A)  # (b, d, n)
+    new_state = decay * state + (delta_t * u_t)[:, :, None] * B_t[:, None, :]
+    y_t = torch.einsum("bdn,bn->bd", new_state, C_t)
+    if D is not None:
+        y_t = y_t + D * u_t
+    if z_t is not None:
+        y_t = y_t * F.silu(z_t)
+    return y_t, new_state
