@@ -35,11 +35,12 @@ from torch import Tensor
 
 Backend = Literal["auto", "torch", "reference", "chunked", "triton"]
 
-# Elements per chunk buffer (k steps x batch x d_state x d_inner). 2**20 floats (4 MiB) keeps
+# Elements per chunk buffer (k steps x batch x d_state x d_inner). 2**19 floats (2 MiB) keeps
 # the three chunk buffers of the backward near the last-level cache of a small CPU while the
 # per-chunk bulk ops stay large enough to amortise their dispatch cost (benchmarks/scan.py).
-_CHUNK_ELEMENTS = 2**20
+_CHUNK_ELEMENTS = 2**19
 _MAX_CHUNK_STEPS = 64
+_LOG_DECAY_FLOOR = -80.0
 
 
 def _check_inputs(
@@ -145,7 +146,9 @@ def _chunk_recurrence(
     B_c (k, b, n); A_t (n, d). Fills decay with exp(delta * A) and states with h_t, (k, b, n, d).
     """
     torch.mul(delta_c[:, :, None, :], A_t, out=decay)
-    decay.exp_()
+    # exp() of arguments below about -87 underflows into subnormals, which CPUs compute >10x slower;
+    # exp(-80) = 2e-35 already decays a state to nothing, so the clamp changes no result.
+    decay.clamp_(min=_LOG_DECAY_FLOOR).exp_()
     torch.mul(B_c[:, :, :, None], drive_c[:, :, None, :], out=states)
     previous = start
     for j in range(states.shape[0]):
@@ -266,11 +269,38 @@ class _SelectiveScan(torch.autograd.Function):
 
 
 def _scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C)):
-        return _SelectiveScan.apply(u, delta, A, B, C)
-    delta_t = _time_major(delta)
-    y_t, _ = _scan_forward(delta_t, delta_t * _time_major(u), A.t().contiguous(), _time_major(B), _time_major(C), False)
-    return y_t.permute(1, 2, 0)
+    """Differentiable fast path; delta already discretised."""
+    return _SelectiveScan.apply(u, delta, A, B, C)
+
+
+def _scan_inference(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    z: Tensor | None,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+) -> Tensor:
+    """Fast path without autograd: everything, discretisation and gate included, stays time-major.
+
+    Each input is transposed once; working in (length, batch, d_inner) avoids strided element-wise
+    passes over the (batch, d_inner, length) layout, which cost as much as the scan itself.
+    """
+    delta_t = _time_major(delta)  # (l, b, d)
+    if delta_bias is not None:
+        delta_t = delta_t + delta_bias  # not in place: _time_major may return the caller's tensor
+    if delta_softplus:
+        delta_t = F.softplus(delta_t)
+    u_t = _time_major(u)
+    y_t, _ = _scan_forward(delta_t, delta_t * u_t, A.t().contiguous(), _time_major(B), _time_major(C), False)
+    if D is not None:
+        y_t.addcmul_(u_t, D)
+    if z is not None:
+        y_t.mul_(F.silu(_time_major(z)))
+    return y_t.permute(1, 2, 0)  # (b, d, l) view
 
 
 # ------------------------------------------------------------------------ chunked export path
@@ -379,6 +409,10 @@ def selective_scan(
     dtype_in = u.dtype
     work = _compute_dtype(u)
     u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
+    tensors = (u, delta, A, B, C, D, z, delta_bias)
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)):
+        D, z, delta_bias = (None if t is None else t.to(work) for t in (D, z, delta_bias))
+        return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus).to(dtype_in)
     delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
     y = _scan_fast(u, delta, A, B, C)
     y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
