@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+
 from tfsignal.kernels import selective_scan
 
 

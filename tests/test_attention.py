@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from tfsignal.kernels import attention, attention_ref
 from torch import nn
 
+from tfsignal.kernels import attention, attention_ref
 from tfsignal.nn import MultiHeadAttention
 
 

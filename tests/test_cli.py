@@ -122,3 +122,25 @@ def test_registry_round_trip_and_errors(tmp_path):
         models.create("test-gain", volume=3)
     with pytest.raises(FileNotFoundError, match="no such model"):
         models.load("nope")
+
+
+def test_spectrogram_picture_is_written_beside_the_audio(tmp_path, gain_model, capsys, data_dir):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "before_after.png"
+    args = [str(data_dir / "speech_libri.flac"), "-o", str(tmp_path / "out.wav"), "--model", str(gain_model)]
+    assert enhance_main([*args, "--spectrogram", str(picture)]) == 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # two inputs need a folder; a .png target is refused with one line and exit code 2
+    two = [str(data_dir / "speech_libri.flac"), str(data_dir / "speech_lj.flac")]
+    assert (
+        enhance_main([*two, "-o", str(tmp_path / "many"), "--model", str(gain_model), "--spectrogram", str(picture)])
+        == 2
+    )
+    assert "need a folder" in capsys.readouterr().err
+    assert (
+        enhance_main(
+            [*two, "-o", str(tmp_path / "many"), "--model", str(gain_model), "--spectrogram", str(tmp_path / "pics")]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["speech_libri.png", "speech_lj.png"]

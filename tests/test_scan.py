@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from tfsignal.kernels import selective_scan, selective_scan_chunked, selective_scan_ref, selective_scan_step
 
 

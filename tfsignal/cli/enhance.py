@@ -11,7 +11,8 @@ DESCRIPTION = (
 EXAMPLE = """examples:
   enhance noisy.wav -o clean.wav
   enhance recordings/ -o enhanced/ --chunk-seconds 8
-  tfsignal enhance a.wav b.flac -o out/ --overwrite"""
+  tfsignal enhance a.wav b.flac -o out/ --overwrite
+  enhance noisy.wav -o clean.wav --spectrogram before_after.png"""
 DEFAULT_MODEL = "enhancer"
 
 
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", choices=["torch"], default="torch", help="inference engine")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--spectrogram",
+        metavar="PNG",
+        help="also draw input and output spectrograms: a .png file for one input, a folder for several",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,8 +63,24 @@ def run(args) -> int:
         raise UserError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
     inputs = expand_inputs(args.inputs)
     outputs = plan_outputs(inputs, args.output)
+    args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
     model = load_model(args.model, args.device)
     return process_files(model, inputs, outputs, args)
+
+
+def plan_pictures(inputs, target: str):
+    """``target`` itself for one input and a .png name, else ``target/NAME.png`` per input."""
+    from pathlib import Path
+
+    from .common import UserError
+
+    out = Path(target)
+    if len(inputs) == 1 and out.suffix.lower() == ".png":
+        return [out]
+    if out.suffix.lower() == ".png" or (out.exists() and not out.is_dir()):
+        raise UserError(f"{out}: several inputs need a folder for --spectrogram")
+    out.mkdir(parents=True, exist_ok=True)
+    return [out / f"{p.stem}.png" for p in inputs]
 
 
 def process_files(model, inputs, outputs, args) -> int:
@@ -74,11 +96,14 @@ def process_files(model, inputs, outputs, args) -> int:
     failures = 0
     rate = model.sample_rate
     chunk = int(args.chunk_seconds * rate)
-    for src, dst in zip(inputs, outputs):
+    for i, (src, dst) in enumerate(zip(inputs, outputs)):
+        picture = args.pictures[i] if getattr(args, "pictures", None) else None
         try:
             if dst.resolve() == src.resolve():
                 raise InputFileError(dst, "output would overwrite its input")
             check_output_path(dst, args.overwrite)
+            if picture is not None:
+                check_output_path(picture, args.overwrite)
             x, file_rate = load_audio(src, mono=False)  # (C, T)
             inside = torch.from_numpy(resample(x, file_rate, rate)).to(args.device)
             with torch.inference_mode():
@@ -86,6 +111,12 @@ def process_files(model, inputs, outputs, args) -> int:
             y = resample(y.cpu().numpy(), rate, file_rate)[..., : x.shape[-1]]
             save_audio(dst, y, file_rate, overwrite=args.overwrite)
             print(dst)
+            if picture is not None:
+                from tfsignal.plot import spectrogram_comparison
+
+                first = lambda a: a if a.ndim == 1 else a[0]  # noqa: E731
+                spectrogram_comparison(first(x), first(y), file_rate, picture, overwrite=args.overwrite)
+                print(picture)
         except InputFileError as err:
             warn(str(err))
             failures += 1

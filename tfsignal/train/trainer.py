@@ -147,6 +147,8 @@ class Trainer:
 
     def _loader(self, epoch: int) -> DataLoader:
         cfg = self.config
+        if hasattr(self.dataset, "set_epoch"):  # on-the-fly datasets draw new mixtures every epoch
+            self.dataset.set_epoch(epoch)
         if self.world > 1:
             sampler = DistributedSampler(self.dataset, self.world, self.rank, shuffle=True, seed=cfg.seed)
             sampler.set_epoch(epoch)
@@ -179,7 +181,7 @@ class Trainer:
                 self.step += 1
                 bar.update(1)
                 for name, value in terms.items():
-                    running[name] = running.get(name, 0.0) + float(value)
+                    running[name] = running.get(name, 0.0) + float(value.detach())
                 if self.step % cfg.log_every == 0:
                     means = {k: v / cfg.log_every for k, v in running.items()}
                     bar.set_postfix(loss=f"{means['total']:.3f}")

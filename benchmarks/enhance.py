@@ -1,0 +1,113 @@
+"""Speech enhancement on CPU: parameters, MACs per second of audio, real-time factor and peak memory.
+
+    python benchmarks/enhance.py                      # every named MambAttention/SEMamba config
+    python benchmarks/enhance.py --long-minutes 1 5 10  # peak RSS of `enhance` on long files
+
+Each configuration runs in its own process so its peak RSS is its own. RTF = processing seconds /
+audio seconds through the same chunked path as the `enhance` command (--chunk-seconds, default 4),
+after one warm-up call; below 1 is faster than real time. MACs are counted by
+torch.utils.flop_counter on one second of audio (FLOPs / 2; matrix products and convolutions,
+which is where the work is; element-wise ops and the scan recurrence are not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CONFIGS = ["mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
+
+
+def measure(name: str, seconds: float, chunk_seconds: float) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tfsignal import models
+    from tfsignal.chunking import chunked_apply
+
+    model = models.create(name).eval()
+    rate = model.sample_rate
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as counter:
+            model(*model.example_inputs(1.0))
+        x = torch.randn(1, int(seconds * rate)) * 0.1
+        chunk = int(chunk_seconds * rate)
+        chunked_apply(model.enhance, x[:, :chunk], chunk, chunk // 4)  # warm-up
+        start = time.perf_counter()
+        chunked_apply(model.enhance, x, chunk, chunk // 4)
+        elapsed = time.perf_counter() - start
+    return {
+        "model": name,
+        "params": sum(p.numel() for p in model.parameters()),
+        "gmacs_per_second": counter.get_total_flops() / 2 / 1e9,
+        "rtf": elapsed / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def long_file_memory(minutes: float, model: str) -> dict:
+    """Peak RSS of the `enhance` command on a file of ``minutes`` of 16 kHz noise-like audio."""
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "long.wav"
+        rng = np.random.default_rng(0)
+        with sf.SoundFile(src, "w", 16000, 1, "PCM_16") as f:
+            for _ in range(int(minutes * 60)):
+                f.write((0.1 * rng.standard_normal(16000)).astype(np.float32))
+        cmd = [sys.executable, "-m", "tfsignal.cli", "enhance", str(src), "-o", str(Path(tmp) / "out.wav")]
+        if model:
+            cmd += ["--model", model]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"minutes": minutes, "peak_rss_mb": peak, "rtf": elapsed / (60 * minutes)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=CONFIGS)
+    parser.add_argument("--seconds", type=float, default=12.0, help="audio length for the RTF")
+    parser.add_argument("--chunk-seconds", type=float, default=4.0)
+    parser.add_argument("--long-minutes", type=float, nargs="*", default=[], help="file lengths for the RSS test")
+    parser.add_argument("--model", default="", help="model for --long-minutes (default: the shipped enhancer)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.seconds, args.chunk_seconds)))
+        return
+    if args.configs:
+        print(f"{args.seconds:g} s of audio in {args.chunk_seconds:g} s chunks\n")
+        print("| config | parameters | GMACs / s of audio | RTF (CPU) | peak RSS (MB) |")
+        print("|---|---|---|---|---|")
+        for name in args.configs:
+            cmd = [sys.executable, __file__, "--one", name, "--seconds", str(args.seconds)]
+            out = subprocess.run(cmd + ["--chunk-seconds", str(args.chunk_seconds)], capture_output=True, text=True)
+            if out.returncode:
+                print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1]} | | | |")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"| {name} | {r['params']:,} | {r['gmacs_per_second']:.2f} | {r['rtf']:.2f} | {r['peak_rss_mb']:.0f} |"
+            )
+        print(f"\n{r['threads']} torch threads")
+    if args.long_minutes:
+        print("\n| file length (min) | peak RSS of `enhance` (MB) | RTF |")
+        print("|---|---|---|")
+        for minutes in args.long_minutes:
+            r = long_file_memory(minutes, args.model)
+            print(f"| {minutes:g} | {r['peak_rss_mb']:.0f} | {r['rtf']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

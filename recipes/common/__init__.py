@@ -1,0 +1,1 @@
+"""Pieces shared by the recipes: evaluation of enhancers and baselines."""

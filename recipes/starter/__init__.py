@@ -1,0 +1,1 @@
+"""Starter recipe: prepare the offline speech corpus, train the shipped enhancer."""

@@ -1,0 +1,603 @@
+"""Data for speech-enhancement training: paired folders, on-the-fly mixing, augmentation and splits.
+
+- :class:`PairedFolderDataset` reads a local copy of VB-DemandEx or DNS-Challenge 2020 (noisy, clean) pairs.
+- :class:`MixingDataset` mixes clean speech with real noise at random SNRs, with an optional
+  :class:`Augment` (gain, EQ, reverb, band limit, clipping); every item is a pure function of
+  ``(seed, epoch, index)`` so a validation set built from it is fixed and DataLoader workers agree.
+- :func:`speaker_split` / :func:`file_split` hold out speakers and noise recordings;
+  :func:`corpus_files` lists the offline corpus (``clean/**.flac``, ``noise/**.flac``).
+
+Both datasets return ``(noisy, clean)`` float32 tensors shaped (time,).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import butter, fftconvolve, lfilter, sosfiltfilt
+from torch.utils.data import Dataset
+
+from tfsignal.io import InputFileError, load_audio
+
+__all__ = [
+    "PairedFolderDataset",
+    "MixingDataset",
+    "Augment",
+    "paired_files",
+    "match_pairs",
+    "speaker_id",
+    "speaker_split",
+    "file_split",
+    "corpus_files",
+    "active_power",
+    "trim_silence",
+    "room_impulse_response",
+]
+
+AUDIO_EXTENSIONS = (".wav", ".flac")
+FRAME_SECONDS = 0.02  # frame length for speech-activity decisions
+ACTIVE_FLOOR_DB = 30.0  # a frame is active speech within this many dB of the loudest frame (~P.56's margin)
+TRIM_FLOOR_DB = 40.0  # leading/trailing frames this far below the loudest are silence (generous: keeps soft onsets)
+TRIM_MARGIN_SECONDS = 0.1  # kept around the trimmed speech so onsets and decays stay whole
+PEAK_LIMIT = 0.99  # outputs are scaled down to this peak so no unintended clipping happens
+LOOP_FADE_SECONDS = 0.01  # cross-fade at the seams of looped noise, to avoid clicks
+
+PathLike = str | os.PathLike
+
+
+# ----------------------------------------------------------------------------------- signal helpers
+
+
+def _frame_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    frame = max(1, round(FRAME_SECONDS * sample_rate))
+    n_frames = len(x) // frame
+    if n_frames == 0:
+        return np.array([np.mean(np.square(x, dtype=np.float64))])
+    return np.square(x[: n_frames * frame].reshape(n_frames, frame), dtype=np.float64).mean(axis=1)
+
+
+def active_power(x: np.ndarray, sample_rate: int, floor_db: float = ACTIVE_FLOOR_DB) -> float:
+    """Mean power of the 20 ms frames within ``floor_db`` of the loudest one (pauses left out).
+
+    SNRs of speech are defined on this active-speech power, so a clip with long pauses is not mixed
+    at a lower effective SNR than a dense one.
+    """
+    powers = _frame_powers(np.asarray(x), sample_rate)
+    peak = powers.max()
+    if peak <= 0:
+        return 0.0
+    return float(powers[powers >= peak * 10 ** (-floor_db / 10)].mean())
+
+
+def trim_silence(x: np.ndarray, sample_rate: int, floor_db: float = TRIM_FLOOR_DB) -> np.ndarray:
+    """``x`` without leading and trailing frames ``floor_db`` below its loudest, keeping a 0.1 s margin."""
+    powers = _frame_powers(x, sample_rate)
+    if powers.max() <= 0:
+        return x
+    active = np.flatnonzero(powers >= powers.max() * 10 ** (-floor_db / 10))
+    frame, margin = round(FRAME_SECONDS * sample_rate), round(TRIM_MARGIN_SECONDS * sample_rate)
+    start = max(0, active[0] * frame - margin)
+    stop = min(len(x), (active[-1] + 1) * frame + margin)
+    return x[start:stop]
+
+
+def _loop(x: np.ndarray, length: int, fade: int) -> np.ndarray:
+    """Repeat ``x`` to at least ``length`` samples, cross-fading linearly over ``fade`` samples at each seam."""
+    if len(x) >= length:
+        return x[:length]
+    fade = min(fade, len(x) // 4)
+    period = len(x) - fade
+    n_copies = int(np.ceil((length - fade) / period))
+    out = np.zeros(n_copies * period + fade, dtype=np.float32)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    for k in range(n_copies):
+        piece = x.copy()
+        if fade and k > 0:
+            piece[:fade] *= ramp
+        if fade and k < n_copies - 1:
+            piece[-fade:] *= ramp[::-1]
+        out[k * period : k * period + len(x)] += piece
+    return out[:length]
+
+
+def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    return x[:length] if len(x) >= length else np.pad(x, (0, length - len(x)))
+
+
+# ------------------------------------------------------------------------------------ augmentation
+
+
+def _peaking(f0: float, gain_db: float, q: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaking-EQ biquad (R. Bristow-Johnson's audio EQ cookbook): ``gain_db`` at ``f0``, width set by ``q``."""
+    a_gain, w0 = 10 ** (gain_db / 40), 2 * np.pi * f0 / sample_rate
+    alpha, cos_w0 = np.sin(w0) / (2 * q), np.cos(w0)
+    b = np.array([1 + alpha * a_gain, -2 * cos_w0, 1 - alpha * a_gain])
+    a = np.array([1 + alpha / a_gain, -2 * cos_w0, 1 - alpha / a_gain])
+    return b / a[0], a / a[0]
+
+
+def _shelf(high: bool, f0: float, gain_db: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Low- or high-shelf biquad (audio EQ cookbook, slope 1): ``gain_db`` below / above ``f0``."""
+    a_gain, w0 = 10 ** (gain_db / 40), 2 * np.pi * f0 / sample_rate
+    cos_w0, two_sqrt_a_alpha = np.cos(w0), np.sqrt(a_gain) * np.sin(w0) * np.sqrt(2)
+    sign = -1.0 if high else 1.0  # folds the cookbook's low- and high-shelf formulas into one
+    b = a_gain * np.array(
+        [
+            (a_gain + 1) - sign * (a_gain - 1) * cos_w0 + two_sqrt_a_alpha,
+            sign * 2 * ((a_gain - 1) - sign * (a_gain + 1) * cos_w0),
+            (a_gain + 1) - sign * (a_gain - 1) * cos_w0 - two_sqrt_a_alpha,
+        ]
+    )
+    a = np.array(
+        [
+            (a_gain + 1) + sign * (a_gain - 1) * cos_w0 + two_sqrt_a_alpha,
+            -sign * 2 * ((a_gain - 1) + sign * (a_gain + 1) * cos_w0),
+            (a_gain + 1) + sign * (a_gain - 1) * cos_w0 - two_sqrt_a_alpha,
+        ]
+    )
+    return b / a[0], a / a[0]
+
+
+def room_impulse_response(rng: np.random.Generator, sample_rate: int, rt60: float, drr_db: float) -> np.ndarray:
+    """Synthetic room impulse response: a unit direct path at sample 0 plus exponentially decaying noise.
+
+    The tail's amplitude falls by 60 dB over ``rt60`` seconds (its length) and its energy sits
+    ``drr_db`` below the direct path's (the direct-to-reverberant ratio).
+    """
+    n = max(2, round(rt60 * sample_rate))
+    t = np.arange(n) / sample_rate
+    h = rng.standard_normal(n) * np.exp(-3 * np.log(10) * t / rt60)  # 10**-3 = -60 dB at t = rt60
+    h[0] = 0.0
+    h *= 10 ** (-drr_db / 20) / np.sqrt(np.sum(h**2))
+    h[0] = 1.0
+    return h
+
+
+class Augment:
+    """Random degradations for :class:`MixingDataset`, drawn from the generator it passes in.
+
+    Speech stage (:meth:`speech`, before mixing, so the SNR is set on what the microphone hears):
+
+    - EQ (``eq_prob``): one peaking biquad (200 Hz-4 kHz, +-6 dB, Q 0.7-2) and one low shelf
+      (100-400 Hz) or high shelf (2-5 kHz), +-6 dB. Stands for microphone and voice colouration, so
+      the target is EQ'd too: the model is not asked to undo timbre.
+    - Reverb (``reverb_prob``): :func:`room_impulse_response` with RT60 0.2-0.8 s and a
+      direct-to-reverberant ratio of -3 to 9 dB. The input gets the full reverberant speech; the
+      target keeps the direct path and the first 50 ms (early reflections help intelligibility and
+      are part of the voice; late reverberation is treated as noise, as in DNS-Challenge targets).
+
+    Mixture stage (:meth:`mixture`, after mixing and level setting):
+
+    - Band limit (``band_limit_prob``): 8th-order Butterworth low-pass run forward and backward
+      (zero phase, so nothing shifts) near 4, 5.5 or 8 kHz (+-10 %; only cut-offs below 90 % of
+      Nyquist), applied to input AND target, as a narrow-band channel would: the model learns to
+      keep the band, not to invent the missing one.
+    - Gain (``gain_db``): one random gain on input and target together, widening the level range
+      so the model does not rely on absolute level.
+    - Clipping (``clip_prob``): input only, at 30-80 % of its peak, standing for an overdriven
+      recorder; the target stays unclipped so the model learns to repair it.
+    """
+
+    EQ_GAIN_DB = 6.0
+    RT60_SECONDS = (0.2, 0.8)
+    DRR_DB = (-3.0, 9.0)
+    EARLY_SECONDS = 0.05
+    CUTOFFS_HZ = (4000.0, 5500.0, 8000.0)
+    CLIP_FRACTION = (0.3, 0.8)
+
+    def __init__(
+        self,
+        gain_db: tuple[float, float] = (-10.0, 10.0),
+        eq_prob: float = 0.5,
+        reverb_prob: float = 0.3,
+        band_limit_prob: float = 0.2,
+        clip_prob: float = 0.1,
+    ) -> None:
+        self.gain_db = gain_db
+        self.eq_prob = eq_prob
+        self.reverb_prob = reverb_prob
+        self.band_limit_prob = band_limit_prob
+        self.clip_prob = clip_prob
+
+    def __repr__(self) -> str:
+        return (
+            f"Augment(gain_db={self.gain_db}, eq_prob={self.eq_prob}, reverb_prob={self.reverb_prob}, "
+            f"band_limit_prob={self.band_limit_prob}, clip_prob={self.clip_prob})"
+        )
+
+    def eq(self, x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+        """``x`` through a random peaking biquad and a random low or high shelf."""
+        g = self.EQ_GAIN_DB
+        f0 = min(np.exp(rng.uniform(np.log(200), np.log(4000))), 0.4 * sample_rate)
+        b, a = _peaking(f0, rng.uniform(-g, g), rng.uniform(0.7, 2.0), sample_rate)
+        y = lfilter(b, a, x)
+        if rng.random() < 0.5:
+            b, a = _shelf(False, rng.uniform(100, 400), rng.uniform(-g, g), sample_rate)
+        else:
+            f0 = min(rng.uniform(2000, 5000), 0.4 * sample_rate)
+            b, a = _shelf(True, f0, rng.uniform(-g, g), sample_rate)
+        return lfilter(b, a, y).astype(np.float32)
+
+    def reverb(self, x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(reverberant, target)``: ``x`` through a random room, and through its first 50 ms only."""
+        h = room_impulse_response(rng, sample_rate, rng.uniform(*self.RT60_SECONDS), rng.uniform(*self.DRR_DB))
+        early = h[: round(self.EARLY_SECONDS * sample_rate) + 1]
+        reverberant = fftconvolve(x, h)[: len(x)]
+        target = fftconvolve(x, early)[: len(x)]
+        return reverberant.astype(np.float32), target.astype(np.float32)
+
+    def speech(self, x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(input speech, target speech)`` after random EQ and reverb."""
+        if rng.random() < self.eq_prob:
+            x = self.eq(x, rng, sample_rate)
+        if rng.random() < self.reverb_prob:
+            return self.reverb(x, rng, sample_rate)
+        return x, x
+
+    def mixture(
+        self, noisy: np.ndarray, target: np.ndarray, rng: np.random.Generator, sample_rate: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(noisy, target)`` after random band limit (both), gain (both) and clipping (noisy only)."""
+        if rng.random() < self.band_limit_prob:
+            cutoffs = [c for c in self.CUTOFFS_HZ if c < 0.9 * sample_rate / 2]
+            if cutoffs:
+                cutoff = cutoffs[rng.integers(len(cutoffs))] * rng.uniform(0.9, 1.1)
+                sos = butter(8, min(cutoff, 0.95 * sample_rate / 2), fs=sample_rate, output="sos")
+                noisy = sosfiltfilt(sos, noisy).astype(np.float32)
+                target = sosfiltfilt(sos, target).astype(np.float32)
+        gain = np.float32(10 ** (rng.uniform(*self.gain_db) / 20))
+        noisy, target = noisy * gain, target * gain
+        if rng.random() < self.clip_prob:
+            threshold = rng.uniform(*self.CLIP_FRACTION) * np.abs(noisy).max()
+            noisy = np.clip(noisy, -threshold, threshold)
+        return noisy, target
+
+
+# ---------------------------------------------------------------------------------- files and splits
+
+
+def corpus_files(root: PathLike) -> tuple[list[Path], list[Path]]:
+    """``(clean_files, noise_files)``: the sorted ``clean/**/*.flac`` and ``noise/**/*.flac`` under ``root``."""
+    root = Path(root)
+    clean = sorted((root / "clean").rglob("*.flac"))
+    noise = sorted((root / "noise").rglob("*.flac"))
+    if not clean or not noise:
+        raise InputFileError(root, "not a speech corpus: expected clean/**/*.flac and noise/**/*.flac")
+    return clean, noise
+
+
+_SPEAKER_PATTERNS = (
+    re.compile(r"^(\d+)-\d+-\d+$"),  # LibriSpeech: speaker-chapter-utterance
+    re.compile(r"^(p\d+)_\d+"),  # VCTK: p225_003
+    re.compile(r"(reader_\d+)"),  # DNS-Challenge clean speech: ..._reader_06709_...
+)
+
+
+def speaker_id(path: PathLike) -> str:
+    """Speaker of a speech file: the id in a LibriSpeech / VCTK / DNS file name, else the parent folder's name.
+
+    A recognised id is used alone (not with its folder), so one speaker copied into two folders is
+    still one speaker; an unrecognised folder (e.g. ``ljspeech/``) is taken as a single speaker.
+    """
+    path = Path(path)
+    for pattern in _SPEAKER_PATTERNS:
+        match = pattern.search(path.stem)
+        if match:
+            return match.group(1)
+    return path.parent.name
+
+
+def _counts(n: int, fractions: Sequence[float], at_least_one: bool) -> tuple[int, int, int]:
+    """Sizes (train, val, test) of ``n`` units; val and test get one each when asked and possible."""
+    total = sum(fractions)
+    n_val, n_test = (round(n * f / total) for f in fractions[1:])
+    if at_least_one:
+        n_val = max(n_val, 1) if fractions[1] > 0 else 0
+        n_test = max(n_test, 1) if fractions[2] > 0 else 0
+    n_val = min(n_val, max(0, n - 1 - n_test))
+    return n - n_val - n_test, n_val, n_test
+
+
+def _split_groups(
+    groups: dict[str, list], fractions: Sequence[float], rng: np.random.Generator, at_least_one: bool
+) -> tuple[list, list, list]:
+    keys = sorted(groups)
+    keys = [keys[i] for i in rng.permutation(len(keys))]
+    n_train, n_val, _ = _counts(len(keys), fractions, at_least_one)
+    parts = (keys[:n_train], keys[n_train : n_train + n_val], keys[n_train + n_val :])
+    return tuple(sorted((f for k in part for f in groups[k]), key=str) for part in parts)
+
+
+def speaker_split(
+    files: Sequence[PathLike], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[list, list, list]:
+    """Split speech files into (train, val, test) by speaker (:func:`speaker_id`): no speaker is in two parts.
+
+    Speakers are sorted, then shuffled with ``seed``, then cut by ``fractions`` of the speaker count,
+    so the result depends only on the file names and the seed.
+    """
+    groups: dict[str, list] = {}
+    for f in files:
+        groups.setdefault(speaker_id(f), []).append(f)
+    return _split_groups(groups, fractions, np.random.default_rng(seed), at_least_one=len(groups) >= 3)
+
+
+def _recording_id(path: Path) -> str:
+    # ESC-50/ESC-10 clips named fold-freesoundid-take (1-172649-A) are takes of one recording: keep them together.
+    match = re.match(r"^(\d+-\d+)-[A-Z]$", path.stem)
+    return match.group(1) if match else path.stem
+
+
+def file_split(
+    files: Sequence[PathLike], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[list, list, list]:
+    """Split noise files into (train, val, test) per recording, stratified by parent folder (noise family).
+
+    Each family is split on its own, so every family with at least 3 recordings has at least one in
+    train, val and test; smaller families go to train whole. Takes cut from one recording (ESC's
+    ``1-172649-A``, ``-B``, ...) stay together so no recording is heard in training and testing.
+    """
+    families: dict[str, dict[str, list]] = {}
+    for f in files:
+        path = Path(f)
+        families.setdefault(str(path.parent), {}).setdefault(_recording_id(path), []).append(f)
+    train, val, test = [], [], []
+    for family in sorted(families):
+        # A generator per family, so adding a family leaves the others' splits unchanged.
+        rng = np.random.default_rng([seed, zlib.crc32(Path(family).name.encode())])
+        recordings = families[family]
+        if len(recordings) < 3:
+            train += [f for fs in recordings.values() for f in fs]
+            continue
+        parts = _split_groups(recordings, fractions, rng, at_least_one=True)
+        for whole, part in zip((train, val, test), parts):
+            whole += part
+    return tuple(sorted(part, key=str) for part in (train, val, test))
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+_DNS_FILEID = re.compile(r"fileid_(\d+)$")
+
+
+def match_pairs(noisy_dir: PathLike, clean_dir: PathLike) -> list[tuple[Path, Path]]:
+    """Sorted ``(noisy, clean)`` file pairs: same file name, or DNS ``*_fileid_N`` -> ``clean_fileid_N``."""
+    noisy_dir, clean_dir = Path(noisy_dir), Path(clean_dir)
+    for folder in (noisy_dir, clean_dir):
+        if not folder.is_dir():
+            raise InputFileError(folder, "no such folder")
+    noisy, clean = _audio_files(noisy_dir), _audio_files(clean_dir)
+    by_name = {p.name: p for p in clean}
+    pairs = [(p, by_name[p.name]) for p in noisy if p.name in by_name]
+    if not pairs:
+        by_id = {m.group(1): p for p in clean if (m := _DNS_FILEID.search(p.stem))}
+        pairs = [(p, by_id[m.group(1)]) for p in noisy if (m := _DNS_FILEID.search(p.stem)) and m.group(1) in by_id]
+    if not pairs:
+        raise InputFileError(
+            noisy_dir, f"no noisy .wav/.flac file has a clean counterpart in {clean_dir} (same name, or DNS fileid_N)"
+        )
+    if len(pairs) < len(noisy):
+        warnings.warn(f"{noisy_dir}: {len(noisy) - len(pairs)} noisy files have no clean counterpart", stacklevel=2)
+    return pairs
+
+
+def paired_files(root: PathLike, train: bool = True) -> list[tuple[Path, Path]]:
+    """``(noisy, clean)`` pairs of a VB-DemandEx or DNS-Challenge 2020 copy under ``root``.
+
+    Accepted layouts: ``root/noisy`` + ``root/clean``; or VB-DemandEx's ``noisy_trainset*`` +
+    ``clean_trainset*`` (``train=True``) / ``noisy_testset*`` + ``clean_testset*`` (``train=False``),
+    several such folder pairs (28spk and 56spk) being read together.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputFileError(root, "no such folder")
+    if (root / "noisy").is_dir() and (root / "clean").is_dir():
+        return match_pairs(root / "noisy", root / "clean")
+    kind = "trainset" if train else "testset"
+    folders = [
+        (noisy, root / ("clean" + noisy.name[len("noisy") :]))
+        for noisy in sorted(root.glob(f"noisy_{kind}*"))
+        if noisy.is_dir() and (root / ("clean" + noisy.name[len("noisy") :])).is_dir()
+    ]
+    if not folders:
+        raise InputFileError(
+            root,
+            f"not a recognised layout: expected noisy/ + clean/ or noisy_{kind}*/ + clean_{kind}*/ folders "
+            "(VB-DemandEx; DNS-Challenge noisy/ + clean/)",
+        )
+    return [pair for noisy, clean in folders for pair in match_pairs(noisy, clean)]
+
+
+# ------------------------------------------------------------------------------------------- datasets
+
+
+class PairedFolderDataset(Dataset):
+    """(noisy, clean) pairs from a local VB-DemandEx or DNS-Challenge 2020 copy (layouts: :func:`paired_files`).
+
+    ``train=True`` crops both files at one random offset to ``segment_seconds`` (zero-padding
+    shorter files); ``train=False`` returns whole files. Crops depend on ``(seed, epoch, index)``;
+    call :meth:`set_epoch` each epoch for new crops.
+    """
+
+    def __init__(
+        self,
+        root: PathLike,
+        segment_seconds: float = 2.0,
+        sample_rate: int = 16000,
+        train: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.root = Path(root)
+        self.segment_length = round(segment_seconds * sample_rate)
+        self.sample_rate = sample_rate
+        self.train = train
+        self.seed = seed
+        self.epoch = 0
+        self.pairs = paired_files(self.root, train)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        noisy_path, clean_path = self.pairs[index]
+        noisy, _ = load_audio(noisy_path, sr=self.sample_rate)
+        clean, _ = load_audio(clean_path, sr=self.sample_rate)
+        n = min(len(noisy), len(clean))
+        noisy, clean = noisy[:n], clean[:n]
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            start = int(rng.integers(0, max(0, n - self.segment_length) + 1))
+            noisy = _fit_length(noisy[start:], self.segment_length)
+            clean = _fit_length(clean[start:], self.segment_length)
+        return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))
+
+
+def _groups(files: list[Path], key: Callable[[Path], str]) -> list[list[int]]:
+    """Indices of ``files`` grouped by ``key(file)``, groups in sorted key order (so draws are reproducible)."""
+    groups: dict[str, list[int]] = {}
+    for i, path in enumerate(files):
+        groups.setdefault(key(path), []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+class MixingDataset(Dataset):
+    """Noisy speech mixed on the fly: a clean segment + a noise segment at a random SNR and level.
+
+    Each item (``epoch_size`` of them) draws, from a generator seeded with ``(seed, epoch, index)``:
+    a speaker (uniformly, then one of their files, so speakers with many short files do not
+    dominate), a segment of its speech with leading/trailing silence trimmed (shorter speech is
+    zero-padded at a random offset), a noise family (parent folder, uniformly, so a few long
+    recordings do not dominate), one of its files and a segment of it (shorter noise is looped with
+    cross-faded seams), an SNR
+    uniform in ``snr_db`` (on active-speech power, :func:`active_power`, against the mean noise
+    power) and a mixture RMS uniform in ``level_db`` dBFS. ``augment`` then degrades speech and
+    mixture (:class:`Augment`). Both outputs are finally scaled together so neither peaks above 0.99.
+
+    Returns ``(noisy, clean)`` float32 tensors of exactly ``segment_seconds``; ``clean`` is the
+    target at the mixture's scale: ``noisy == clean + noise`` unless reverb (late reverberation
+    counts as noise) or clipping applies. Decoded audio (resampled to ``sample_rate``) is cached in
+    memory on first use; call :meth:`preload` before starting DataLoader workers to share one copy.
+    """
+
+    def __init__(
+        self,
+        clean_files: Sequence[PathLike],
+        noise_files: Sequence[PathLike],
+        segment_seconds: float = 2.0,
+        sample_rate: int = 16000,
+        snr_db: tuple[float, float] | float = (-5.0, 15.0),
+        epoch_size: int = 1000,
+        augment: Augment | None = None,
+        seed: int = 0,
+        level_db: tuple[float, float] = (-35.0, -15.0),
+    ) -> None:
+        if not clean_files or not noise_files:
+            raise ValueError("MixingDataset needs at least one clean file and one noise file")
+        self.clean_files = [Path(p) for p in clean_files]
+        self.noise_files = [Path(p) for p in noise_files]
+        self.segment_length = round(segment_seconds * sample_rate)
+        self.sample_rate = sample_rate
+        self.snr_db = snr_db
+        self.epoch_size = epoch_size
+        self.augment = augment
+        self.seed = seed
+        self.level_db = level_db
+        self.epoch = 0
+        self._speakers = _groups(self.clean_files, speaker_id)
+        self._noise_families = _groups(self.noise_files, lambda path: str(path.parent))
+        self._clean_cache: dict[int, np.ndarray] = {}
+        self._noise_cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.epoch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new mixtures for the same indices (epoch 0, the default, is what validation sets use)."""
+        self.epoch = epoch
+
+    def preload(self) -> MixingDataset:
+        """Decode every file now (so forked DataLoader workers share the cache instead of each loading it)."""
+        for i in range(len(self.clean_files)):
+            self._clean(i)
+        for i in range(len(self.noise_files)):
+            self._noise(i)
+        return self
+
+    def _clean(self, i: int) -> np.ndarray:
+        if i not in self._clean_cache:
+            x, _ = load_audio(self.clean_files[i], sr=self.sample_rate)
+            self._clean_cache[i] = trim_silence(x, self.sample_rate)
+        return self._clean_cache[i]
+
+    def _noise(self, i: int) -> np.ndarray:
+        if i not in self._noise_cache:
+            self._noise_cache[i] = load_audio(self.noise_files[i], sr=self.sample_rate)[0]
+        return self._noise_cache[i]
+
+    def mixture(self, index: int, snr_db: float | None = None) -> dict:
+        """Item ``index`` with what made it: ``noisy``, ``clean`` (float32 arrays), ``clean_file``,
+        ``noise_file`` and ``snr_db`` (pass ``snr_db`` to override the random SNR)."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        n = self.segment_length
+        files = self._speakers[rng.integers(len(self._speakers))]
+        clean_index = files[rng.integers(len(files))]
+        speech = self._clean(clean_index)
+        if len(speech) >= n:
+            start = int(rng.integers(0, len(speech) - n + 1))
+            speech = speech[start : start + n]
+        else:
+            offset = int(rng.integers(0, n - len(speech) + 1))
+            speech = np.pad(speech, (offset, n - len(speech) - offset))
+        files = self._noise_families[rng.integers(len(self._noise_families))]
+        noise_index = files[rng.integers(len(files))]
+        noise = self._noise(noise_index)
+        if len(noise) >= n:
+            start = int(rng.integers(0, len(noise) - n + 1))
+            noise = noise[start : start + n]
+        else:
+            start = int(rng.integers(0, len(noise)))  # a random phase of the loop
+            noise = _loop(noise, start + n, round(LOOP_FADE_SECONDS * self.sample_rate))[start:]
+        if snr_db is None:
+            snr_db = float(self.snr_db) if np.ndim(self.snr_db) == 0 else float(rng.uniform(*self.snr_db))
+
+        speech_in, target = self.augment.speech(speech, rng, self.sample_rate) if self.augment else (speech, speech)
+        speech_power = active_power(speech_in, self.sample_rate)
+        noise_power = float(np.mean(np.square(noise, dtype=np.float64)))
+        noise_gain = np.sqrt(speech_power / (max(noise_power, 1e-20) * 10 ** (snr_db / 10)))
+        noisy = speech_in + np.float32(noise_gain) * noise
+
+        level = 10 ** (rng.uniform(*self.level_db) / 20)
+        scale = np.float32(level / max(float(np.sqrt(np.mean(np.square(noisy, dtype=np.float64)))), 1e-10))
+        noisy, target = noisy * scale, target * scale
+        if self.augment:
+            noisy, target = self.augment.mixture(noisy, target, rng, self.sample_rate)
+        peak = max(float(np.abs(noisy).max()), float(np.abs(target).max()))
+        if peak > PEAK_LIMIT:
+            noisy, target = noisy * np.float32(PEAK_LIMIT / peak), target * np.float32(PEAK_LIMIT / peak)
+        return {
+            "noisy": noisy.astype(np.float32),
+            "clean": target.astype(np.float32),
+            "clean_file": self.clean_files[clean_index],
+            "noise_file": self.noise_files[noise_index],
+            "snr_db": snr_db,
+        }
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        item = self.mixture(index)
+        return torch.from_numpy(item["noisy"]), torch.from_numpy(item["clean"])
