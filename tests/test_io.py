@@ -1,4 +1,5 @@
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -102,3 +103,12 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
             load_audio(path)
         message = _one_line(err)
         assert message.startswith(str(path)) and problem in message
+
+
+def test_saved_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_audio(tmp_path / "public.wav", np.zeros(160, dtype=np.float32), 16000)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from tfsignal.io import publish
+
 __all__ = ["to_onnx", "check"]
 
 
@@ -66,7 +68,7 @@ def to_onnx(
                 verbose=False,
             )
             program.save(tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         quiet.setLevel(level)
         model.train(was_training)

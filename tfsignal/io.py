@@ -79,6 +79,17 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return path
 
 
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Give a finished temporary file the permissions of a normal new file and rename it to ``path``.
+
+    mkstemp creates files readable by their owner only; outputs should follow the user's umask.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def save_audio(
     path: str | os.PathLike,
     x: np.ndarray,
@@ -108,7 +119,7 @@ def save_audio(
         if ext not in sf.available_formats():
             raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
         sf.write(tmp, data, int(sr), subtype=subtype, format=ext)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

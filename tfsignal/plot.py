@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfsignal.io import check_output_path
+from tfsignal.io import check_output_path, publish
 
 
 def _log_spectrogram(x: np.ndarray, sr: int, n_fft: int = 512, hop: int = 128) -> np.ndarray:
@@ -52,7 +52,7 @@ def spectrogram_comparison(
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

@@ -20,14 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from recipes.common.enhance_train import validation_fn
 from tfsignal import models
-from tfsignal.io import load_audio
-from tfsignal.metrics import estoi, pesq, si_sdr
 from tfsignal.train import TrainConfig, Trainer, enhancement_loss
-from tfsignal.train.data import Augment, MixingDataset
+from tfsignal.train.data import Augment, MixingDataset, match_pairs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,22 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def validation(val_dir: Path, n_clips: int, sample_rate: int):
     """A val_fn scoring the model on the first ``n_clips`` pairs of val/noisy, val/clean."""
-    names = sorted(p.name for p in (val_dir / "noisy").glob("*.wav"))[:n_clips]
-    pairs = [
-        (load_audio(val_dir / "noisy" / n, sr=sample_rate)[0], load_audio(val_dir / "clean" / n, sr=sample_rate)[0])
-        for n in names
-    ]
-
-    def val_fn(model) -> dict[str, float]:
-        scores = {"pesq": [], "estoi": [], "si_sdr": []}
-        for noisy, clean in pairs:
-            out = model.enhance(torch.from_numpy(noisy)).numpy()
-            scores["pesq"].append(pesq(clean, out, sample_rate))  # reference first
-            scores["estoi"].append(estoi(clean, out, sample_rate))
-            scores["si_sdr"].append(float(si_sdr(out, clean)))
-        return {k: float(np.mean(v)) for k, v in scores.items()}
-
-    return val_fn
+    return validation_fn(match_pairs(val_dir / "noisy", val_dir / "clean")[:n_clips], sample_rate)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,112 @@
+"""Shared pieces of the enhancement recipes: validation scoring and training on (noisy, clean) folders.
+
+``python -m recipes.vb_demandex.train`` and ``python -m recipes.dns2020.train`` call :func:`main`
+with their dataset's defaults. Every ``--val-every`` steps the model is scored on pairs held out of
+the *training* folders (every ``--val-stride``-th pair; the test split is never used for choosing
+weights), and the best weights by PESQ are kept in ``OUT/best.*``. Re-running resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from tfsignal import models
+from tfsignal.io import InputFileError, load_audio
+from tfsignal.metrics import estoi, pesq, si_sdr
+from tfsignal.train import TrainConfig, Trainer, enhancement_loss
+from tfsignal.train.data import PairedFolderDataset
+
+
+def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds: float = 8.0):
+    """A ``val_fn(model)`` giving mean PESQ (wide band), ESTOI and SI-SDR on ``pairs`` (first ``max_seconds``)."""
+    n = int(max_seconds * sample_rate)
+    audio = []
+    for noisy_path, clean_path in pairs:
+        noisy, clean = load_audio(noisy_path, sr=sample_rate)[0][:n], load_audio(clean_path, sr=sample_rate)[0][:n]
+        audio.append((noisy[: len(clean)], clean[: len(noisy)]))
+
+    def val_fn(model) -> dict[str, float]:
+        scores = {"pesq": [], "estoi": [], "si_sdr": []}
+        for noisy, clean in audio:
+            out = model.enhance(torch.from_numpy(noisy)).numpy()
+            scores["pesq"].append(pesq(clean, out, sample_rate))  # reference first
+            scores["estoi"].append(estoi(clean, out, sample_rate))
+            scores["si_sdr"].append(float(si_sdr(out, clean)))
+        return {k: float(np.mean(v)) for k, v in scores.items()}
+
+    return val_fn
+
+
+def main(argv=None, dataset_name: str = "paired folders", default_model: str = "mambattention") -> int:
+    parser = argparse.ArgumentParser(
+        description=f"Train a speech enhancer on a local {dataset_name} copy.",
+        epilog="example: python -m recipes.vb_demandex.train --root /data/VB-DemandEx --out runs/vbd",
+    )
+    parser.add_argument("--root", required=True, help="dataset root (noisy/ + clean/, or *_trainset_* folders)")
+    parser.add_argument("--out", default="runs/enhance", help="checkpoints, log and best weights")
+    parser.add_argument("--model", default=default_model, help=f"one of {', '.join(models.available())}")
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--segment-seconds", type=float, default=2.0, help="paper: 2 s")
+    parser.add_argument("--lr", type=float, default=5e-4, help="paper: 5e-4")
+    parser.add_argument("--val-every", type=int, default=2000)
+    parser.add_argument("--val-stride", type=int, default=50, help="every N-th training pair is held out")
+    parser.add_argument("--val-clips", type=int, default=40)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--max-minutes", type=float, default=math.inf)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    model = models.create(args.model)
+    try:
+        dataset = PairedFolderDataset(args.root, args.segment_seconds, model.sample_rate, train=True, seed=args.seed)
+    except InputFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    held = set(range(0, len(dataset), args.val_stride))
+    train_set = Subset(dataset, [i for i in range(len(dataset)) if i not in held])
+    train_set.set_epoch = dataset.set_epoch  # new random crops every epoch
+    val_pairs = [dataset.pairs[i] for i in sorted(held)][: args.val_clips]
+    config = TrainConfig(
+        out_dir=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_every=args.val_every,
+        save_every=args.val_every,
+        num_workers=args.num_workers,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+    )
+    trainer = Trainer(
+        model,
+        lambda net, batch: enhancement_loss(net, batch[0], batch[1]),
+        train_set,
+        config,
+        val_fn=validation_fn(val_pairs, model.sample_rate),
+        device=args.device,
+    )
+    started = time.time()
+    metrics = trainer.fit()
+    if trainer.rank == 0:
+        summary = {
+            "dataset": dataset_name,
+            "model": args.model,
+            "train_pairs": len(train_set),
+            "val_pairs": len(val_pairs),
+            "steps": trainer.step,
+            "best_pesq": trainer.best,
+            "last_val": metrics,
+            "minutes": round((time.time() - started) / 60, 1),
+        }
+        print(json.dumps(summary))
+    return 0
