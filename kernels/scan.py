@@ -40,6 +40,7 @@ Backend = Literal["auto", "torch", "reference", "chunked", "triton"]
 # per-chunk bulk ops stay large enough to amortise their dispatch cost (benchmarks/scan.py).
 _CHUNK_ELEMENTS = 2**19
 _MAX_CHUNK_STEPS = 64
+_MIN_CHUNK_STEPS = 16
 _LOG_DECAY_FLOOR = -80.0
 
 
@@ -134,7 +135,9 @@ def _time_major(x: Tensor) -> Tensor:
 
 
 def _chunk_steps(length: int, slab: int) -> int:
-    return max(1, min(_MAX_CHUNK_STEPS, length, _CHUNK_ELEMENTS // slab))
+    # At least _MIN_CHUNK_STEPS steps per chunk even for wide slabs: below that, the fixed cost of
+    # the per-chunk bulk ops dominates (many sequences x wide states, as in the models' frequency paths).
+    return max(1, min(_MAX_CHUNK_STEPS, length, max(_MIN_CHUNK_STEPS, _CHUNK_ELEMENTS // slab)))
 
 
 def _chunk_recurrence(

@@ -70,3 +70,20 @@ def test_a_few_steps_reduce_the_losses_on_a_fixed_batch():
         wave_errors.append(terms["time"].item())
     assert totals[-1] < 0.9 * totals[0]
     assert wave_errors[-1] < 0.5 * wave_errors[0]  # the waveform error (L1) more than halves
+
+
+def test_saved_weights_round_trip_with_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    model = models.create("mambattention-tiny")
+    old = os.umask(0o022)
+    try:
+        path = models.save(model, tmp_path / "enhancer")
+    finally:
+        os.umask(old)
+    for suffix in (".safetensors", ".json"):
+        assert stat.S_IMODE(path.with_suffix(suffix).stat().st_mode) == 0o644
+    loaded = models.load(tmp_path)
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
