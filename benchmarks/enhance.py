@@ -74,9 +74,15 @@ def long_file_memory(minutes: float, model: str) -> dict:
     return {"minutes": minutes, "peak_rss_mb": peak, "rtf": elapsed / (60 * minutes)}
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=CONFIGS)
+    parser.add_argument("--configs", nargs="*", default=CONFIGS)
     parser.add_argument("--seconds", type=float, default=12.0, help="audio length for the RTF")
     parser.add_argument("--chunk-seconds", type=float, default=4.0)
     parser.add_argument("--long-minutes", type=float, nargs="*", default=[], help="file lengths for the RSS test")
@@ -100,7 +106,7 @@ def main() -> None:
             print(
                 f"| {name} | {r['params']:,} | {r['gmacs_per_second']:.2f} | {r['rtf']:.2f} | {r['peak_rss_mb']:.0f} |"
             )
-        print(f"\n{r['threads']} torch threads")
+        print(f"\n{torch_threads()} torch threads")
     if args.long_minutes:
         print("\n| file length (min) | peak RSS of `enhance` (MB) | RTF |")
         print("|---|---|---|")
