@@ -94,6 +94,30 @@ def _compute_dtype(u: Tensor) -> torch.dtype:
     return u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
 
 
+def _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus) -> Tensor:
+    """Shared wrapper of every backend: check shapes, work in float32 or better, discretise delta,
+    run ``core(u, delta, A, B, C) -> y`` (no D, no gate), add the D skip and the SiLU gate, cast back."""
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    dtype_in = u.dtype
+    work = _compute_dtype(u)
+    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
+    D, z, delta_bias = (None if t is None else t.to(work) for t in (D, z, delta_bias))
+    delta = _discretised_delta(delta, delta_bias, delta_softplus)
+    y = _skip_and_gate(core(u, delta, A, B, C), u, D, z)
+    return y.to(dtype_in)
+
+
+def _scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))  # (b, d, l, n)
+    drive = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)  # (b, d, l, n)
+    state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # (b, d, n)
+    outputs = []
+    for t in range(u.shape[2]):
+        state = decay[:, :, t] * state + drive[:, :, t]
+        outputs.append(torch.einsum("bdn,bn->bd", state, C[:, :, t]))
+    return torch.stack(outputs, dim=2)  # (b, d, l)
+
+
 def selective_scan_ref(
     u: Tensor,
     delta: Tensor,
@@ -109,21 +133,7 @@ def selective_scan_ref(
 
     Returns y of shape (batch, d_inner, length) in the dtype of ``u``.
     """
-    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
-    dtype_in = u.dtype
-    work = _compute_dtype(u)
-    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
-    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
-    decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))  # (b, d, l, n)
-    drive = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)  # (b, d, l, n)
-    state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # (b, d, n)
-    outputs = []
-    for t in range(u.shape[2]):
-        state = decay[:, :, t] * state + drive[:, :, t]
-        outputs.append(torch.einsum("bdn,bn->bd", state, C[:, :, t]))
-    y = torch.stack(outputs, dim=2)  # (b, d, l)
-    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
-    return y.to(dtype_in)
+    return _run_core(_scan_ref, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
 # ----------------------------------------------------------------------------- fast CPU path
@@ -360,16 +370,13 @@ def selective_scan_chunked(
     Memory grows as batch * d_inner * length * d_state (plus batch * d_inner * d_state *
     (length / chunk_size)**2), which suits inference on short streaming chunks, not training.
     """
-    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-    dtype_in = u.dtype
-    work = _compute_dtype(u)
-    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
-    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
-    y = _scan_chunked(u, delta, A, B, C, chunk_size)
-    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
-    return y.to(dtype_in)
+
+    def core(u, delta, A, B, C):
+        return _scan_chunked(u, delta, A, B, C, chunk_size)
+
+    return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
 # --------------------------------------------------------------------------------- dispatcher
@@ -408,18 +415,14 @@ def selective_scan(
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     if chosen == "chunked":
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    tensors = (u, delta, A, B, C, D, z, delta_bias)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return _run_core(_scan_fast, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    _check_inputs(*tensors)
     dtype_in = u.dtype
     work = _compute_dtype(u)
-    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))
-    tensors = (u, delta, A, B, C, D, z, delta_bias)
-    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)):
-        D, z, delta_bias = (None if t is None else t.to(work) for t in (D, z, delta_bias))
-        return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus).to(dtype_in)
-    delta = _discretised_delta(delta, None if delta_bias is None else delta_bias.to(work), delta_softplus)
-    y = _scan_fast(u, delta, A, B, C)
-    y = _skip_and_gate(y, u, None if D is None else D.to(work), None if z is None else z.to(work))
-    return y.to(dtype_in)
+    u, delta, A, B, C, D, z, delta_bias = (None if t is None else t.to(work) for t in tensors)
+    return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus).to(dtype_in)
 
 
 def selective_scan_step(

@@ -46,6 +46,23 @@ def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds:
     return val_fn
 
 
+def make_trainer(model, dataset, args: argparse.Namespace, val_fn, device: str = "cpu") -> Trainer:
+    """A Trainer minimising the paper's losses, configured from a recipe's common flags."""
+    config = TrainConfig(
+        out_dir=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_every=args.val_every,
+        save_every=args.val_every,
+        num_workers=args.num_workers,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+    )
+    loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1])  # noqa: E731
+    return Trainer(model, loss, dataset, config, val_fn=val_fn, device=device)
+
+
 def main(argv=None, dataset_name: str = "paired folders", default_model: str = "mambattention") -> int:
     parser = argparse.ArgumentParser(
         description=f"Train a speech enhancer on a local {dataset_name} copy.",
@@ -76,25 +93,7 @@ def main(argv=None, dataset_name: str = "paired folders", default_model: str = "
     train_set = Subset(dataset, [i for i in range(len(dataset)) if i not in held])
     train_set.set_epoch = dataset.set_epoch  # new random crops every epoch
     val_pairs = [dataset.pairs[i] for i in sorted(held)][: args.val_clips]
-    config = TrainConfig(
-        out_dir=args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        val_every=args.val_every,
-        save_every=args.val_every,
-        num_workers=args.num_workers,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-    )
-    trainer = Trainer(
-        model,
-        lambda net, batch: enhancement_loss(net, batch[0], batch[1]),
-        train_set,
-        config,
-        val_fn=validation_fn(val_pairs, model.sample_rate),
-        device=args.device,
-    )
+    trainer = make_trainer(model, train_set, args, validation_fn(val_pairs, model.sample_rate), args.device)
     started = time.time()
     metrics = trainer.fit()
     if trainer.rank == 0:

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import torch
 
-from recipes.common.enhance_train import validation_fn
+from recipes.common.enhance_train import make_trainer, validation_fn
 from tfsignal import models
-from tfsignal.train import TrainConfig, Trainer, enhancement_loss
 from tfsignal.train.data import Augment, MixingDataset, match_pairs
 
 
@@ -78,24 +77,7 @@ def main(argv=None) -> int:
     )
     if args.num_workers > 0:
         dataset.preload()  # decode once before the workers fork, so they share one copy
-    config = TrainConfig(
-        out_dir=args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        val_every=args.val_every,
-        save_every=args.val_every,
-        num_workers=args.num_workers,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-    )
-    trainer = Trainer(
-        model,
-        lambda net, batch: enhancement_loss(net, batch[0], batch[1]),
-        dataset,
-        config,
-        val_fn=validation(data / "val", args.val_clips, rate),
-    )
+    trainer = make_trainer(model, dataset, args, validation(data / "val", args.val_clips, rate))
     started = time.time()
     metrics = trainer.fit()
     if trainer.rank == 0:
