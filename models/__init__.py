@@ -5,4 +5,8 @@ from .registry import available, create, load, pretrained, register, save
 __all__ = ["available", "create", "load", "pretrained", "register", "save"]
 
 # Model files register their named configurations on import.
-from . import mambattention  # noqa: E402, F401
+from . import (
+    mambattention,  # noqa: E402, F401
+    mptsnet,  # noqa: E402, F401
+    tspulse,  # noqa: E402, F401
+)

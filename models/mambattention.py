@@ -42,6 +42,10 @@ class Config:
     expand: int = 4
     norm_eps: float = 1e-5
     mask_beta: float = 2.0  # learnable sigmoid bound: masks lie in (0, beta)
+    # "direct": the phase decoder predicts the clean phase (the paper). "residual": it predicts a
+    # rotation of the noisy phase, and both decoders start as the identity (mask 1, rotation 0), so
+    # an untrained model passes its input through. Same parameters; used by the small CPU configs.
+    phase: str = "direct"
     stft_backend: str = "fft"  # "conv" for ONNX export
     scan_backend: str = "auto"
 
@@ -110,6 +114,9 @@ class MaskDecoder(nn.Module):
         self.up = nn.ConvTranspose2d(c, c, (1, 3), stride=(1, 2))  # 100 -> 201 bins
         self.to_mask = nn.Sequential(conv_norm_act(nn.Conv2d(c, 1, (1, 1)), 1), nn.Conv2d(1, 1, (1, 1)))
         self.sigmoid = LearnableSigmoid(cfg.n_fft // 2 + 1, cfg.mask_beta)
+        if cfg.phase == "residual":  # mask beta * sigmoid(0) = 1 (for beta = 2) until trained
+            nn.init.zeros_(self.to_mask[-1].weight)
+            nn.init.zeros_(self.to_mask[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.to_mask(self.up(self.dense(x)))  # (B, 1, T, F)
@@ -117,7 +124,11 @@ class MaskDecoder(nn.Module):
 
 
 class PhaseDecoder(nn.Module):
-    """(B, C, T, F // 2) -> phase (B, F, T) as atan2 of two predicted components."""
+    """(B, C, T, F // 2) -> phase (B, F, T) as atan2 of two predicted components.
+
+    With ``cfg.phase == "residual"`` the result is a rotation to add to the noisy phase, initialised
+    to zero (real part 1, imaginary part 0).
+    """
 
     def __init__(self, cfg: Config) -> None:
         super().__init__()
@@ -126,6 +137,10 @@ class PhaseDecoder(nn.Module):
         self.up = conv_norm_act(nn.ConvTranspose2d(c, c, (1, 3), stride=(1, 2)), c)
         self.real = nn.Conv2d(c, 1, (1, 1))
         self.imag = nn.Conv2d(c, 1, (1, 1))
+        if cfg.phase == "residual":
+            for conv, bias in ((self.real, 1.0), (self.imag, 0.0)):
+                nn.init.zeros_(conv.weight)
+                nn.init.constant_(conv.bias, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.up(self.dense(x))  # (B, C, T, F)
@@ -177,6 +192,10 @@ class MambAttention(nn.Module):
 
     def __init__(self, config: Config) -> None:
         super().__init__()
+        if config.phase not in ("direct", "residual"):
+            raise ValueError(f"phase must be 'direct' or 'residual', got {config.phase!r}")
+        if config.phase == "residual" and config.mask_beta != 2.0:
+            raise ValueError("phase='residual' starts from mask 1 = beta * sigmoid(0), so it needs mask_beta=2")
         self.config = config
         self.sample_rate = config.sample_rate
         self.stft = STFT(config.n_fft, config.hop_length, config.win_length, backend=config.stft_backend)
@@ -195,7 +214,11 @@ class MambAttention(nn.Module):
         for block in self.blocks:
             x = block(x)
         mag = self.mask_decoder(x) * mag  # (B, F, T)
-        phase = self.phase_decoder(x)  # (B, F, T)
+        if self.config.phase == "residual":  # rotate the noisy phase, wrapped back into (-pi, pi]
+            phase = phase + self.phase_decoder(x)
+            phase = torch.atan2(torch.sin(phase), torch.cos(phase))
+        else:
+            phase = self.phase_decoder(x)  # (B, F, T)
         return mag, phase, torch.stack([mag * torch.cos(phase), mag * torch.sin(phase)], dim=-1)
 
     def analyse(self, wave: Tensor) -> tuple[Tensor, Tensor]:
@@ -229,5 +252,17 @@ register("semamba", MambAttention, attention=False)
 # Smaller configurations for CPU and edge use: the same architecture with fewer channels, blocks,
 # heads, Mamba expansion and state size. "tiny" is what a 2-core CPU can train in an hour and run
 # several times faster than real time (benchmarks/enhance.py).
-register("mambattention-small", MambAttention, channels=32, n_blocks=2, heads=4, expand=2)
-register("mambattention-tiny", MambAttention, channels=16, n_blocks=2, heads=2, expand=1, d_state=8, dense_depth=3)
+# They predict the phase as a rotation of the noisy one (Config.phase), so that a short CPU training
+# run starts from the identity instead of from noise.
+register("mambattention-small", MambAttention, channels=32, n_blocks=2, heads=4, expand=2, phase="residual")
+register(
+    "mambattention-tiny",
+    MambAttention,
+    channels=16,
+    n_blocks=2,
+    heads=2,
+    expand=1,
+    d_state=8,
+    dense_depth=3,
+    phase="residual",
+)

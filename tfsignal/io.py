@@ -15,7 +15,7 @@ import soundfile as sf
 
 from .frontends.resample import resample
 
-__all__ = ["InputFileError", "load_audio", "save_audio", "audio_info", "check_output_path"]
+__all__ = ["InputFileError", "load_audio", "save_audio", "save_text", "audio_info", "check_output_path"]
 
 
 class InputFileError(ValueError):
@@ -119,6 +119,22 @@ def save_audio(
         if ext not in sf.available_formats():
             raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
         sf.write(tmp, data, int(sr), subtype=subtype, format=ext)
+        publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file + rename), refusing to replace a file
+    unless ``overwrite``."""
+    path = check_output_path(path, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
         publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

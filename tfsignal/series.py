@@ -1,0 +1,99 @@
+"""Time-series classification data: read .ts/.csv/.npy files, pad variable lengths, standardise channels.
+
+Series travel as aeon does it: a list of (channels, time) arrays, or one (n, channels, time) array
+when all have the same length. Models take (batch, time, channels) plus a padding mask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class SeriesFileError(ValueError):
+    """A series file that cannot be read; the message is one line for the user."""
+
+
+def as_series_list(X) -> list[np.ndarray]:
+    """(n, time), (n, channels, time) or a list of (channels, time) / (time,) arrays -> list of (C, T) float arrays."""
+    if isinstance(X, np.ndarray) and X.ndim in (2, 3) and X.dtype != object:
+        X = X[:, None, :] if X.ndim == 2 else X
+        return [np.asarray(x, dtype=np.float32) for x in X]
+    out = []
+    for i, x in enumerate(X):
+        x = np.asarray(x, dtype=np.float32)
+        x = x[None, :] if x.ndim == 1 else x
+        if x.ndim != 2:
+            raise ValueError(f"series {i}: expected (channels, time), got shape {x.shape}")
+        out.append(x)
+    if not out:
+        raise ValueError("no series given")
+    if len({x.shape[0] for x in out}) != 1:
+        raise ValueError(f"series differ in their number of channels: {sorted({x.shape[0] for x in out})}")
+    return out
+
+
+def pad(series: list[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """List of (C, T_i) -> series (n, length, C) zero-padded at the end, and mask (n, length) True at padding.
+
+    Missing values (NaN) inside a series count as padding too. ``length`` defaults to the longest.
+    """
+    longest = max(x.shape[1] for x in series)
+    length = longest if length is None else length
+    if longest > length:
+        raise ValueError(f"a series has {longest} steps, more than the {length} this model takes")
+    n, channels = len(series), series[0].shape[0]
+    out = np.zeros((n, length, channels), dtype=np.float32)
+    mask = np.ones((n, length), dtype=bool)
+    for i, x in enumerate(series):
+        t = x.shape[1]
+        missing = np.isnan(x).any(axis=0)  # (T_i,)
+        out[i, :t] = np.nan_to_num(x.T, nan=0.0)
+        mask[i, :t] = missing
+    return out, mask
+
+
+class Standardiser:
+    """Per-channel mean and standard deviation over the valid steps of a training set."""
+
+    def __init__(self, mean=None, std=None) -> None:
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = None if std is None else np.asarray(std, dtype=np.float32)
+
+    def fit(self, X: np.ndarray, mask: np.ndarray) -> Standardiser:
+        valid = X[~mask]  # (n_valid_steps, C)
+        self.mean = valid.mean(0).astype(np.float32)
+        self.std = np.maximum(valid.std(0), 1e-6).astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.where(mask[..., None], 0.0, (X - self.mean) / self.std).astype(np.float32)
+
+
+def read_series_file(path: str | Path) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Series (list of (C, T)) and labels (or None) from a .ts (sktime/aeon), .csv or .npy file.
+
+    .csv: one univariate series per row, numbers only; .npy: (n, time) or (n, channels, time).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SeriesFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".ts":
+            from aeon.datasets import load_from_ts_file
+
+            X, y = load_from_ts_file(str(path))
+            return as_series_list(X), (None if y is None or len(y) == 0 else np.asarray(y))
+        if suffix == ".csv":
+            rows = np.genfromtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+            return as_series_list(rows), None
+        if suffix == ".npy":
+            return as_series_list(np.load(path, allow_pickle=False)), None
+    except ImportError as err:
+        raise SeriesFileError(f"{path}: reading .ts files needs aeon (pip install 'tfsignal[series]')") from err
+    except (ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SeriesFileError(f"{path}: not a readable {suffix} series file ({first})") from err
+    raise SeriesFileError(f"{path}: unsupported extension {suffix!r} (use .ts, .csv or .npy)")
