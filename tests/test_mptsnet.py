@@ -113,3 +113,10 @@ def test_classifier_learns_a_planted_period_on_variable_length_series(tmp_path):
     np.testing.assert_array_equal(again.predict(X_test), clf.predict(X_test))
     with pytest.raises(ValueError, match="more than the 64"):
         clf.predict([np.zeros((2, 80), dtype=np.float32)])
+
+
+def test_seq_len_leaves_room_for_longer_series_at_test_time():
+    X, y = planted(8, seed=2)  # lengths 40..64
+    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=1, seq_len=70, progress=False).fit(X, y)
+    assert clf.network_.config.seq_len == 70
+    assert clf.predict([np.zeros((2, 70), dtype=np.float32)]).shape == (1,)

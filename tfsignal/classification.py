@@ -6,7 +6,8 @@
 ``fit`` standardises each channel, pads variable lengths (with a mask), finds the dominant periods
 of the training series once (stored in the model config), holds out a stratified validation part
 of the *training* data to choose the number of epochs, then (``refit=True``) trains again on all
-the training data for that many epochs. The test split is never looked at.
+the training data for that many epochs. The test split is never looked at. ``seq_len`` sets the
+longest series the model will accept (default: the longest training series).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 20,
         refit: bool = True,
         n_periods: int = 5,
+        seq_len: int | None = None,
         model_options: dict | None = None,
         seed: int = 0,
         progress: bool = True,
@@ -53,6 +55,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.refit = refit
         self.n_periods = n_periods
+        self.seq_len = seq_len
         self.model_options = model_options
         self.seed = seed
         self.progress = progress
@@ -115,7 +118,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(series)} series but {len(y)} labels")
         self.classes_, labels = np.unique(y, return_inverse=True)
         labels = labels.astype(np.int64)
-        Xp, mask = pad(series)
+        longest = max(x.shape[1] for x in series)
+        Xp, mask = pad(series, max(longest, self.seq_len or 0))  # room for longer series at test time
         self.standardiser_ = Standardiser().fit(Xp, mask)
         Xp = self.standardiser_.transform(Xp, mask)
         self.periods_, _ = top_k_periods(torch.from_numpy(Xp), self.n_periods)
