@@ -171,7 +171,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             "classes": self.classes_.tolist(),
             "mean": self.standardiser_.mean.tolist(),
             "std": self.standardiser_.std.tolist(),
-            "estimator": {k: v for k, v in self.get_params().items()},
+            "estimator": self.get_params(),
             "selected_epoch": int(self.best_epoch_),
         }
         json.dumps(meta)  # fail before writing anything if a label is not JSON-serialisable

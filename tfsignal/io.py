@@ -111,14 +111,22 @@ def save_audio(
     if not np.isfinite(x).all():
         raise InputFileError(path, "refusing to write NaN or Inf samples")
     data = x if x.ndim == 1 else x.T  # soundfile wants (time, channels)
+    ext = path.suffix.lstrip(".").upper() or "WAV"
+    ext = {"OGA": "OGG", "AIF": "AIFF"}.get(ext, ext)
+    if ext not in sf.available_formats():
+        raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
+    return write_atomically(path, lambda tmp: sf.write(tmp, data, int(sr), subtype=subtype, format=ext))
+
+
+def write_atomically(path: Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then publish it as ``path``.
+
+    A crash or error leaves no partial file behind and ``path`` as it was.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
-        ext = path.suffix.lstrip(".").upper() or "WAV"
-        ext = {"OGA": "OGG", "AIF": "AIFF"}.get(ext, ext)
-        if ext not in sf.available_formats():
-            raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
-        sf.write(tmp, data, int(sr), subtype=subtype, format=ext)
+        write(tmp)
         publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -131,13 +139,4 @@ def save_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> Pa
     """Write ``text`` to ``path`` atomically (temporary file + rename), refusing to replace a file
     unless ``overwrite``."""
     path = check_output_path(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, lambda tmp: Path(tmp).write_text(text))

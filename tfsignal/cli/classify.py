@@ -24,7 +24,7 @@ def add_parser(sub, name: str) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from tfsignal.io import InputFileError, save_text
+    from tfsignal.io import InputFileError, check_output_path, save_text
     from tfsignal.series import SeriesFileError, read_series_file
 
     from .common import UserError
@@ -41,8 +41,11 @@ def run(args) -> int:
         raise UserError(f"{args.model}: not a saved classifier ({err})") from None
     if args.output and Path(args.output).resolve() == Path(args.data).resolve():
         raise UserError(f"{args.output}: is the input file; choose another output")
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise UserError(f"{args.output}: already exists (pass --overwrite to replace it)")
+    if args.output:  # refuse before the work, not after it
+        try:
+            check_output_path(args.output, overwrite=args.overwrite)
+        except InputFileError as err:
+            raise UserError(str(err)) from None
     try:
         series, labels = read_series_file(args.data)
         predicted = clf.predict(series)
