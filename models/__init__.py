@@ -1,12 +1,13 @@
 """Backbones (imports as ``tfsignal.models``): one readable file per model plus the registry."""
 
-from .registry import available, create, load, pretrained, register, save
+from .registry import available, create, load, model_class, pretrained, register, save
 
-__all__ = ["available", "create", "load", "pretrained", "register", "save"]
+__all__ = ["available", "create", "load", "model_class", "pretrained", "register", "save"]
 
 # Model files register their named configurations on import.
 from . import (
     mambattention,  # noqa: E402, F401
     mptsnet,  # noqa: E402, F401
+    tiger,  # noqa: E402, F401
     tspulse,  # noqa: E402, F401
 )

@@ -34,6 +34,13 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_class(name: str) -> type[nn.Module]:
+    """The class a registered name builds."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(available()) or 'none yet'}")
+    return _REGISTRY[name][0]
+
+
 def pretrained() -> list[str]:
     """Names of the shipped weights ``load`` finds in ``models/pretrained/``."""
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.safetensors") if p.with_suffix(".json").exists())

@@ -5,7 +5,7 @@
 
 Datasets come from aeon: the ones it ships (BasicMotions, JapaneseVowels, ArrowHead, GunPoint,
 ItalyPowerDemand, ...) or a local folder holding NAME/NAME_TRAIN.ts and NAME/NAME_TEST.ts. The
-number of epochs is chosen on a validation part of the training split; the test split is only
+number of epochs is chosen by cross-validation on the training split; the test split is only
 scored at the end. The last line printed is one JSON object:
 {"dataset", "model", "accuracy", "minirocket_accuracy", "seconds", "params", ...}.
 """
@@ -23,6 +23,9 @@ import torch
 
 # Named model families and the configuration each trains by default on CPU.
 MODELS = {"mptsnet": "mptsnet-cpu", "tspulse": "tspulse"}
+# Families fine-tuned from shipped pre-trained weights (unless --from-scratch), and the options their
+# fine-tuning adds: TSPulse pre-trains one channel at a time and mixes channels only when fine-tuned.
+PRETRAINED = {"tspulse": ("tspulse", {"decoder_channel_mixing": True})}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--no-refit", action="store_true", help="keep the best validation model instead of refitting")
+    parser.add_argument("--val-folds", type=int, default=4, help="cross-validation folds of train that pick the epochs")
+    parser.add_argument(
+        "--no-refit",
+        action="store_true",
+        help="with --val-folds 1: keep the best validation network, no refit",
+    )
+    parser.add_argument("--from-scratch", action="store_true", help="do not start from shipped pre-trained weights")
     parser.add_argument("--no-minirocket", action="store_true", help="skip the MiniRocket baseline")
     parser.add_argument("--out", help="save the trained classifier to this folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -76,6 +85,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    from tfsignal import models
     from tfsignal.classification import SeriesClassifier
 
     try:
@@ -85,6 +95,12 @@ def main(argv=None) -> int:
         print(f"{args.dataset}: cannot load ({str(err).splitlines()[0]})", file=sys.stderr)
         return 2
     config = args.config or MODELS[args.model]
+    pretrained, options = None, None
+    if args.model in PRETRAINED and not args.from_scratch:
+        pretrained, options = PRETRAINED[args.model]
+        if pretrained not in models.pretrained():
+            print(f"no shipped {pretrained!r} weights; use --from-scratch", file=sys.stderr)
+            return 2
     started = time.time()
     clf = SeriesClassifier(
         config,
@@ -92,8 +108,11 @@ def main(argv=None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         patience=args.patience,
+        val_folds=args.val_folds,
         refit=not args.no_refit,
         seq_len=max(x.shape[1] for x in train + test),  # lengths only: JapaneseVowels' test runs longer
+        pretrained=pretrained,
+        model_options=options,
         seed=args.seed,
     ).fit(train, y_train)
     accuracy = float(clf.score(test, y_test))
@@ -106,6 +125,7 @@ def main(argv=None) -> int:
     summary = {
         "dataset": args.dataset,
         "model": config,
+        "pretrained": pretrained,
         "accuracy": round(accuracy, 4),
         "minirocket_accuracy": None if baseline is None else round(baseline, 4),
         "seconds": round(seconds, 1),

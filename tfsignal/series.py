@@ -1,4 +1,4 @@
-"""Time-series classification data: read .ts/.csv/.npy files, pad variable lengths, standardise channels.
+"""Time-series classification data: read .ts/.csv/.npy files, pad or resample lengths, standardise channels.
 
 Series travel as aeon does it: a list of (channels, time) arrays, or one (n, channels, time) array
 when all have the same length. Models take (batch, time, channels) plus a padding mask.
@@ -52,6 +52,25 @@ def pad(series: list[np.ndarray], length: int | None = None) -> tuple[np.ndarray
         out[i, :t] = np.nan_to_num(x.T, nan=0.0)
         mask[i, :t] = missing
     return out, mask
+
+
+def resample(series: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
+    """List of (C, T_i) -> series (n, length, C), each stretched or squeezed to ``length`` steps by linear
+    interpolation over its own duration, and mask (n, length), all False (nothing is padding).
+
+    This is how a model with a fixed context (a pre-trained TSPulse reads 512 steps) takes series of
+    any length. NaN steps are filled by interpolation from their neighbours first.
+    """
+    out = np.zeros((len(series), length, series[0].shape[0]), dtype=np.float32)
+    grid = np.linspace(0.0, 1.0, length)
+    for i, x in enumerate(series):
+        where = np.linspace(0.0, 1.0, x.shape[1])
+        for c, channel in enumerate(x):
+            ok = ~np.isnan(channel)
+            if not ok.any():
+                raise ValueError(f"series {i}, channel {c}: no values, only NaN")
+            out[i, :, c] = np.interp(grid, where[ok], channel[ok]) if ok.sum() > 1 else channel[ok][0]
+    return out, np.zeros(out.shape[:2], dtype=bool)
 
 
 class Standardiser:
