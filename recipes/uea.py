@@ -24,8 +24,9 @@ import torch
 # Named model families and the configuration each trains by default on CPU.
 MODELS = {"mptsnet": "mptsnet-cpu", "tspulse": "tspulse"}
 # Families fine-tuned from shipped pre-trained weights (unless --from-scratch), and the options their
-# fine-tuning adds: TSPulse pre-trains one channel at a time and mixes channels only when fine-tuned.
-PRETRAINED = {"tspulse": ("tspulse", {"decoder_channel_mixing": True})}
+# fine-tuning adds: TSPulse pre-trains one channel at a time, without dropout, and mixes channels and
+# drops out (the published 0.2) only when fine-tuned.
+PRETRAINED = {"tspulse": ("tspulse", {"decoder_channel_mixing": True, "dropout": 0.2, "head_dropout": 0.2})}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

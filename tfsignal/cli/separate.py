@@ -1,27 +1,109 @@
-"""``tfsignal separate``: split a mixture into its speakers."""
+"""``tfsignal separate``: split each mixture into one file per speaker."""
 
 from __future__ import annotations
 
 import argparse
+
+DESCRIPTION = (
+    "Separate the speakers of each recording into OUT/NAME_s1.EXT, OUT/NAME_s2.EXT, ... at the input's "
+    "rate (channels are mixed down to mono). Long recordings go through the model in overlapping chunks "
+    "and each speaker keeps its number from the first chunk to the last."
+)
+EXAMPLE = """examples:
+  tfsignal separate mix.wav -o outdir/ --model runs/tiger/
+  tfsignal separate meeting.flac calls/ -o separated/ --model runs/tiger/ --chunk-seconds 10"""
+DEFAULT_MODEL = "separator"  # the shipped separator, once there is one in models/pretrained/
 
 
 def add_parser(sub, name: str) -> None:
     parser = sub.add_parser(
         name,
         help="separate speakers in a mixture",
-        description="Separate each mixture into one file per source: OUT/NAME_s1.wav, NAME_s2.wav...",
-        epilog="example: tfsignal separate mix.wav -o outdir/",
+        description=DESCRIPTION,
+        epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
-    parser.add_argument("-o", "--output", required=True, help="output folder")
-    parser.add_argument("--model", default="separator", help="shipped model name or folder")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    parser.add_argument(
+        "--model",
+        help=f"shipped model name or saved model folder (default: the shipped '{DEFAULT_MODEL}', when there is one)",
+    )
+    parser.add_argument("--n-sources", type=int, help="fail unless the model separates this many sources")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--chunk-seconds", type=float, default=8.0, help="chunk length for long files (default: 8)")
+    parser.add_argument(
+        "--overlap-seconds", type=float, default=2.0, help="overlap of neighbouring chunks (default: 2)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from .common import UserError
+    from pathlib import Path
 
-    raise UserError("tfsignal separate: no separation model ships yet (see README.md, Roadmap)")
+    from tfsignal import models
+
+    from .common import UserError, expand_inputs, load_model
+
+    if not 0 < args.overlap_seconds < args.chunk_seconds:
+        raise UserError(
+            f"need 0 < --overlap-seconds < --chunk-seconds, got {args.overlap_seconds:g} and {args.chunk_seconds:g}"
+        )
+    if args.model is None:
+        if DEFAULT_MODEL not in models.pretrained():
+            raise UserError("no separation model ships yet; pass --model with a saved separator's folder")
+        args.model = DEFAULT_MODEL
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: separate writes one file per source into a folder, and this is a file")
+    model = load_model(args.model, args.device)
+    n_sources = getattr(model, "n_sources", None)
+    if n_sources is None:
+        raise UserError(f"{args.model}: not a separation model")
+    if args.n_sources is not None and args.n_sources != n_sources:
+        raise UserError(f"{args.model} separates {n_sources} sources, not {args.n_sources} (--n-sources)")
+    inputs = expand_inputs(args.inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    return process_files(model, inputs, out, args)
+
+
+def output_names(src, folder, n_sources: int) -> list:
+    """``folder/NAME_s1.EXT`` ... for one input (WAV for inputs without a suffix)."""
+    return [folder / f"{src.stem}_s{k + 1}{src.suffix or '.wav'}" for k in range(n_sources)]
+
+
+def process_files(model, inputs, folder, args) -> int:
+    """Separate each input; a bad file is reported on one line and the batch goes on."""
+    from tfsignal.io import InputFileError, check_output_path, load_audio, save_audio
+    from tfsignal.separation import separate
+
+    from .common import warn
+
+    failures = 0
+    planned: dict = {}  # output path -> the input that writes it in this run
+    sources = {p.resolve() for p in inputs}
+    for src in inputs:
+        try:
+            dsts = output_names(src, folder, model.n_sources)
+            for dst in dsts:
+                target = dst.resolve()
+                if target in sources:
+                    raise InputFileError(dst, "output would overwrite an input")
+                if target in planned:
+                    raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
+                check_output_path(dst, args.overwrite)
+            planned.update({dst.resolve(): src for dst in dsts})
+            x, rate = load_audio(src, mono=True)  # (T,)
+            long = len(x) > 4 * args.chunk_seconds * rate
+            try:
+                y = separate(model, x, rate, args.chunk_seconds, args.overlap_seconds, progress=long)
+            except ValueError as err:
+                raise InputFileError(src, str(err)) from None
+            for dst, source in zip(dsts, y):
+                save_audio(dst, source, rate, overwrite=args.overwrite)
+                print(dst)
+        except InputFileError as err:
+            warn(str(err))
+            failures += 1
+    return 2 if failures else 0
