@@ -46,8 +46,11 @@ def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds:
     return val_fn
 
 
-def make_trainer(model, dataset, args: argparse.Namespace, val_fn, device: str = "cpu") -> Trainer:
-    """A Trainer minimising the paper's losses, configured from a recipe's common flags."""
+def make_trainer(
+    model, dataset, args: argparse.Namespace, val_fn, device: str = "cpu", loss=None, best_metric: str = "pesq"
+) -> Trainer:
+    """A Trainer configured from a recipe's common flags, minimising ``loss(net, batch)`` (default: the
+    enhancement paper's losses) and keeping the weights with the best validation ``best_metric``."""
     config = TrainConfig(
         out_dir=args.out,
         steps=args.steps,
@@ -58,8 +61,10 @@ def make_trainer(model, dataset, args: argparse.Namespace, val_fn, device: str =
         num_workers=args.num_workers,
         seed=args.seed,
         max_minutes=args.max_minutes,
+        best_metric=best_metric,
     )
-    loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1])  # noqa: E731
+    if loss is None:
+        loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1])  # noqa: E731
     return Trainer(model, loss, dataset, config, val_fn=val_fn, device=device)
 
 

@@ -7,7 +7,13 @@
 - :func:`speaker_split` / :func:`file_split` hold out speakers and noise recordings;
   :func:`corpus_files` lists the offline corpus (``clean/**.flac``, ``noise/**.flac``).
 
-Both datasets return ``(noisy, clean)`` float32 tensors shaped (time,).
+Both datasets return ``(noisy, clean)`` float32 tensors shaped (time,). For speech separation:
+
+- :class:`SpeakerMixingDataset` mixes different speakers on the fly (overlap ratio, relative
+  level, optional noise and reverb); :class:`SeparationFolderDataset` reads fixed mixtures and their
+  sources from folders (:func:`separation_files`: Libri2Mix's ``mix_clean/``, ``s1/``, ``s2/``).
+
+Both return ``(mixture (time,), sources (n_sources, time))`` float32 tensors.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ __all__ = [
     "active_power",
     "trim_silence",
     "room_impulse_response",
+    "SpeakerMixingDataset",
+    "SeparationFolderDataset",
+    "separation_files",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -109,6 +118,12 @@ def _loop(x: np.ndarray, length: int, fade: int) -> np.ndarray:
 
 def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
     return x[:length] if len(x) >= length else np.pad(x, (0, length - len(x)))
+
+
+def _random_crop(signals: Sequence[np.ndarray], length: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``signals`` (of one length) cut at one random offset to ``length`` samples, zero-padded when shorter."""
+    start = int(rng.integers(0, max(0, len(signals[0]) - length) + 1))
+    return [_fit_length(x[start:], length) for x in signals]
 
 
 # ------------------------------------------------------------------------------------ augmentation
@@ -460,9 +475,7 @@ class PairedFolderDataset(Dataset):
         noisy, clean = noisy[:n], clean[:n]
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            start = int(rng.integers(0, max(0, n - self.segment_length) + 1))
-            noisy = _fit_length(noisy[start:], self.segment_length)
-            clean = _fit_length(clean[start:], self.segment_length)
+            noisy, clean = _random_crop([noisy, clean], self.segment_length, rng)
         return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))
 
 
@@ -548,6 +561,26 @@ class MixingDataset(Dataset):
             self._noise_cache[i] = load_audio(self.noise_files[i], sr=self.sample_rate)[0]
         return self._noise_cache[i]
 
+    def _speech_segment(self, clean_index: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` samples of a clean file: a random excerpt, or the whole file zero-padded at a random offset."""
+        speech = self._clean(clean_index)
+        if len(speech) >= n:
+            start = int(rng.integers(0, len(speech) - n + 1))
+            return speech[start : start + n]
+        offset = int(rng.integers(0, n - len(speech) + 1))
+        return np.pad(speech, (offset, n - len(speech) - offset))
+
+    def _noise_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """``(n samples of noise, file index)``: a family, one of its files, a random excerpt (short files looped)."""
+        files = self._noise_families[rng.integers(len(self._noise_families))]
+        noise_index = files[rng.integers(len(files))]
+        noise = self._noise(noise_index)
+        if len(noise) >= n:
+            start = int(rng.integers(0, len(noise) - n + 1))
+            return noise[start : start + n], noise_index
+        start = int(rng.integers(0, len(noise)))  # a random phase of the loop
+        return _loop(noise, start + n, round(LOOP_FADE_SECONDS * self.sample_rate))[start:], noise_index
+
     def mixture(self, index: int, snr_db: float | None = None) -> dict:
         """Item ``index`` with what made it: ``noisy``, ``clean`` (float32 arrays), ``clean_file``,
         ``noise_file`` and ``snr_db`` (pass ``snr_db`` to override the random SNR)."""
@@ -555,22 +588,8 @@ class MixingDataset(Dataset):
         n = self.segment_length
         files = self._speakers[rng.integers(len(self._speakers))]
         clean_index = files[rng.integers(len(files))]
-        speech = self._clean(clean_index)
-        if len(speech) >= n:
-            start = int(rng.integers(0, len(speech) - n + 1))
-            speech = speech[start : start + n]
-        else:
-            offset = int(rng.integers(0, n - len(speech) + 1))
-            speech = np.pad(speech, (offset, n - len(speech) - offset))
-        files = self._noise_families[rng.integers(len(self._noise_families))]
-        noise_index = files[rng.integers(len(files))]
-        noise = self._noise(noise_index)
-        if len(noise) >= n:
-            start = int(rng.integers(0, len(noise) - n + 1))
-            noise = noise[start : start + n]
-        else:
-            start = int(rng.integers(0, len(noise)))  # a random phase of the loop
-            noise = _loop(noise, start + n, round(LOOP_FADE_SECONDS * self.sample_rate))[start:]
+        speech = self._speech_segment(clean_index, n, rng)
+        noise, noise_index = self._noise_segment(n, rng)
         if snr_db is None:
             snr_db = float(self.snr_db) if np.ndim(self.snr_db) == 0 else float(rng.uniform(*self.snr_db))
 
@@ -601,3 +620,183 @@ class MixingDataset(Dataset):
             raise IndexError(index)
         item = self.mixture(index)
         return torch.from_numpy(item["noisy"]), torch.from_numpy(item["clean"])
+
+
+# ------------------------------------------------------------------------------------ separation
+
+
+def _place(x: np.ndarray, length: int, start: int) -> np.ndarray:
+    """``x`` zero-padded to ``length`` samples with its first sample at ``start``."""
+    return np.pad(x, (start, length - start - len(x)))
+
+
+class SpeakerMixingDataset(MixingDataset):
+    """Mixtures of different speakers made on the fly, for training separators with PIT.
+
+    Each item (``epoch_size`` of them) draws, from a generator seeded with ``(seed, epoch, index)``:
+
+    - ``n_sources`` different speakers (uniformly, then one file of each, as :class:`MixingDataset`
+      draws one, leading and trailing silence trimmed);
+    - an overlap ratio ``r`` uniform in ``overlap`` (or the value given): each speaker talks for the
+      same time ``a = L (1 + r (n - 1)) / n`` of the ``L``-sample segment, the k-th from
+      ``k (L - a) / (n - 1)``, so neighbouring speakers talk at once for ``r L`` samples; ``r = 1``
+      overlaps them fully (as Libri2Mix's "min" mixtures), ``r = 0`` has them take turns. An
+      utterance longer than its turn is cut at random, a shorter one sits at random inside it;
+    - with probability ``reverb_prob``, a room: one RT60 and direct-to-reverberant ratio in
+      :class:`Augment`'s ranges, and an impulse response per speaker (:func:`room_impulse_response`);
+      the reverberant speech is the target too, as in EchoSet, so the sources still add up to the
+      mixture;
+    - levels: every speaker after the first at ``+-relative_level_db`` (uniform) of the first, on
+      active-speech power (:func:`active_power`);
+    - with probability ``noise_prob``, a noise segment (family, file and excerpt as in
+      :class:`MixingDataset`) at an SNR uniform in ``snr_db`` against the summed speech;
+    - a mixture RMS uniform in ``level_db`` dBFS; everything is then scaled together so that nothing
+      peaks above 0.99.
+
+    Returns ``(mixture (time,), sources (n_sources, time))`` float32 tensors with ``mixture ==
+    sources.sum(0) + noise``. ``noise_files`` may be empty when ``noise_prob`` is 0. :meth:`mixture`
+    gives an item with what made it.
+    """
+
+    def __init__(
+        self,
+        speech_files: Sequence[PathLike],
+        noise_files: Sequence[PathLike],
+        n_sources: int = 2,
+        segment_seconds: float = 4.0,
+        sample_rate: int = 16000,
+        overlap: tuple[float, float] | float = (0.0, 1.0),
+        relative_level_db: float = 5.0,
+        noise_prob: float = 0.0,
+        snr_db: tuple[float, float] = (0.0, 15.0),
+        reverb_prob: float = 0.0,
+        epoch_size: int = 1000,
+        seed: int = 0,
+        level_db: tuple[float, float] = (-35.0, -15.0),
+    ) -> None:
+        # MixingDataset insists on noise files; without any, the pool is left empty (and noise_prob must be 0).
+        pool = noise_files or speech_files
+        super().__init__(speech_files, pool, segment_seconds, sample_rate, snr_db, epoch_size, None, seed, level_db)
+        if not noise_files:
+            self.noise_files, self._noise_families = [], []
+        if n_sources < 2 or len(self._speakers) < n_sources:
+            raise ValueError(f"need at least n_sources >= 2 speakers, got {len(self._speakers)} for {n_sources}")
+        if noise_prob > 0 and not self.noise_files:
+            raise ValueError(f"noise_prob={noise_prob} needs noise files, and none were given")
+        self.n_sources = n_sources
+        self.overlap = overlap
+        self.relative_level_db = relative_level_db
+        self.noise_prob = noise_prob
+        self.reverb_prob = reverb_prob
+
+    def mixture(self, index: int, overlap: float | None = None) -> dict:
+        """Item ``index`` with what made it: ``mixture`` (time,), ``sources`` (n_sources, time),
+        ``speech_files``, ``overlap``, ``levels_db`` (relative to the first speaker), ``reverb``,
+        ``noise_file`` and ``snr_db`` (None without noise). Pass ``overlap`` to fix the ratio."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        n, n_src = self.segment_length, self.n_sources
+        if overlap is None:
+            overlap = float(self.overlap) if np.ndim(self.overlap) == 0 else float(rng.uniform(*self.overlap))
+        turn = round(n * (1 + overlap * (n_src - 1)) / n_src)
+        speakers = rng.choice(len(self._speakers), size=n_src, replace=False)
+        file_indices, sources = [], []
+        for k, speaker in enumerate(speakers):
+            files = self._speakers[speaker]
+            file_indices.append(files[rng.integers(len(files))])
+            speech = self._speech_segment(file_indices[-1], turn, rng)
+            sources.append(_place(speech, n, round(k * (n - turn) / (n_src - 1))))
+        reverb = bool(rng.random() < self.reverb_prob)
+        if reverb:
+            rt60, drr_db = rng.uniform(*Augment.RT60_SECONDS), rng.uniform(*Augment.DRR_DB)
+            sources = [fftconvolve(x, room_impulse_response(rng, self.sample_rate, rt60, drr_db))[:n] for x in sources]
+        powers = [max(active_power(x, self.sample_rate), 1e-20) for x in sources]
+        levels_db = [0.0] + [float(rng.uniform(-1, 1) * self.relative_level_db) for _ in range(n_src - 1)]
+        sources = np.stack(
+            [x * np.sqrt(powers[0] / p * 10 ** (db / 10)) for x, p, db in zip(sources, powers, levels_db)]
+        ).astype(np.float32)
+        mixture = sources.sum(0)
+        noise_file, snr_db = None, None
+        if rng.random() < self.noise_prob:
+            noise, noise_index = self._noise_segment(n, rng)
+            snr_db = float(rng.uniform(*self.snr_db))
+            noise_power = max(float(np.mean(np.square(noise, dtype=np.float64))), 1e-20)
+            gain = np.sqrt(active_power(mixture, self.sample_rate) / (noise_power * 10 ** (snr_db / 10)))
+            mixture = mixture + np.float32(gain) * noise
+            noise_file = self.noise_files[noise_index]
+        level = 10 ** (rng.uniform(*self.level_db) / 20)
+        scale = level / max(float(np.sqrt(np.mean(np.square(mixture, dtype=np.float64)))), 1e-10)
+        scale = min(scale, PEAK_LIMIT / max(float(np.abs(mixture).max()), float(np.abs(sources).max()), 1e-10))
+        return {
+            "mixture": (mixture * np.float32(scale)).astype(np.float32),
+            "sources": (sources * np.float32(scale)).astype(np.float32),
+            "speech_files": [self.clean_files[i] for i in file_indices],
+            "overlap": overlap,
+            "levels_db": levels_db,
+            "reverb": reverb,
+            "noise_file": noise_file,
+            "snr_db": snr_db,
+        }
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        item = self.mixture(index)
+        return torch.from_numpy(item["mixture"]), torch.from_numpy(item["sources"])
+
+
+def separation_files(mixture_dir: PathLike, source_dirs: Sequence[PathLike]) -> list[tuple[Path, list[Path]]]:
+    """``(mixture, [source 1, source 2, ...])`` for every file of ``mixture_dir`` that has a file of
+    the same name in each of ``source_dirs`` (Libri2Mix: ``mix_clean/`` with ``s1/`` and ``s2/``)."""
+    by_source = [dict(match_pairs(mixture_dir, folder)) for folder in source_dirs]
+    return [
+        (mix, [found[mix] for found in by_source]) for mix in sorted(by_source[0]) if all(mix in f for f in by_source)
+    ]
+
+
+class SeparationFolderDataset(Dataset):
+    """Fixed mixtures and their sources from files: ``items`` holds ``(mixture, [sources])`` paths
+    (from :func:`separation_files` or a recipe's reader of a dataset's layout).
+
+    With ``segment_seconds`` every file of an item is cut at one random offset to that length
+    (shorter ones zero-padded), the offset a function of ``(seed, epoch, index)``; call
+    :meth:`set_epoch` for new crops. With ``segment_seconds=None`` items are whole (cut to the
+    shortest file). :meth:`load` gives an item whole as numpy arrays.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[tuple[PathLike, Sequence[PathLike]]],
+        segment_seconds: float | None = 3.0,
+        sample_rate: int = 16000,
+        seed: int = 0,
+    ) -> None:
+        if not items:
+            raise ValueError("SeparationFolderDataset needs at least one mixture")
+        self.items = [(Path(mix), [Path(s) for s in sources]) for mix, sources in items]
+        self.segment_length = None if segment_seconds is None else round(segment_seconds * sample_rate)
+        self.sample_rate = sample_rate
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mixture (time,), sources (n_sources, time))`` of item ``index``, whole, at ``sample_rate``."""
+        mix_path, source_paths = self.items[index]
+        signals = [load_audio(path, sr=self.sample_rate)[0] for path in (mix_path, *source_paths)]
+        n = min(len(x) for x in signals)
+        return signals[0][:n], np.stack([x[:n] for x in signals[1:]])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        mixture, sources = self.load(index)
+        if self.segment_length is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            mixture, *cropped = _random_crop([mixture, *sources], self.segment_length, rng)
+            sources = np.stack(cropped)
+        return torch.from_numpy(np.ascontiguousarray(mixture)), torch.from_numpy(np.ascontiguousarray(sources))

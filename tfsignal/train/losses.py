@@ -1,6 +1,7 @@
-"""Training losses of MP-SENet / SEMamba / MambAttention, as pure functions.
+"""Training losses, as pure functions: MP-SENet / SEMamba / MambAttention (enhancement) and
+permutation-invariant SI-SNR (separation).
 
-All spectra are in the compressed domain the network works in: magnitudes mag**0.3 (B, F, T),
+All enhancement spectra are in the compressed domain the network works in: magnitudes mag**0.3 (B, F, T),
 phases (B, F, T) and complex spectra as (B, F, T, 2).
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from tfsignal.metrics import pit, si_sdr
 
 
 def anti_wrap(x: Tensor) -> Tensor:
@@ -66,3 +69,16 @@ def enhancement_loss(model, noisy: Tensor, clean: Tensor, weights: LossWeights |
     }
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms
+
+
+def pit_si_snr_loss(model, mixture: Tensor, sources: Tensor) -> dict[str, Tensor]:
+    """Permutation-invariant SI-SNR loss (Luo and Mesgarani's Conv-TasNet objective) for a separator.
+
+    ``model`` maps mixtures (B, time) to estimates (B, n_sources, time), as TIGER does; ``sources``
+    are the references (B, n_sources, time). For each mixture the estimates are matched to the
+    references in the order with the best mean SI-SNR (:func:`tfsignal.metrics.pit`); "total" is
+    minus that mean over the batch, and "si_snr" the mean itself (dB) for the training log.
+    """
+    best, _, _ = pit(si_sdr, model(mixture), sources)  # (B,): SI-SNR, since si_sdr centres both signals
+    si_snr = best.mean()
+    return {"si_snr": si_snr, "total": -si_snr}
