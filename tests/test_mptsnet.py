@@ -104,7 +104,7 @@ def planted(n, seed):
 def test_classifier_learns_a_planted_period_on_variable_length_series(tmp_path):
     X, y = planted(80, seed=0)
     X_test, y_test = planted(60, seed=1)
-    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=20, patience=20, progress=False)
+    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=12, patience=4, val_folds=2, progress=False)
     clf.fit(X, y)
     assert clf.score(X_test, y_test) >= 0.9
     assert 8 in clf.periods_ or 12 in clf.periods_  # the front end found a planted period
