@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from torch import nn
 
-from tfsignal.io import publish
+from tfsignal.io import write_atomically
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -101,18 +100,8 @@ def save(model: nn.Module, path: str | os.PathLike, **meta) -> Path:
     config = dataclasses.asdict(model.config)
     payload = {"model": model.registry_name, "config": config, **meta}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    # Each file is written beside its target and renamed into place once complete; publish() also
-    # gives it the user's normal permissions (safetensors and mkstemp create owner-only files).
-    for suffix, write in (
-        (".safetensors", lambda tmp: save_file(state, tmp)),
-        (".json", lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n")),
-    ):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-        os.close(fd)
-        try:
-            write(tmp)
-            publish(tmp, path.with_suffix(suffix))
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    # Each file is written beside its target and renamed into place once complete, with the user's
+    # normal permissions (safetensors and mkstemp create owner-only files).
+    write_atomically(path.with_suffix(".safetensors"), lambda tmp: save_file(state, tmp))
+    write_atomically(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
     return path
