@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from .frontends.resample import resample
 
-__all__ = ["InputFileError", "load_audio", "save_audio", "save_text", "audio_info", "check_output_path"]
+if TYPE_CHECKING:
+    import mne
+
+__all__ = ["InputFileError", "load_audio", "load_eeg", "save_audio", "save_text", "audio_info", "check_output_path"]
 
 
 class InputFileError(ValueError):
@@ -65,6 +69,52 @@ def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True
         x = resample(x, rate, sr, axis=-1)
         rate = sr
     return np.ascontiguousarray(x, dtype=np.float32), int(rate)
+
+
+# EEG/MEG file suffix -> (mne.io reader, format name for messages).
+EEG_READERS = {
+    ".edf": ("read_raw_edf", "EDF"),
+    ".bdf": ("read_raw_bdf", "BDF"),
+    ".fif": ("read_raw_fif", "FIF"),
+    ".vhdr": ("read_raw_brainvision", "BrainVision"),
+    ".set": ("read_raw_eeglab", "EEGLAB"),
+}
+
+
+def _import_mne():
+    try:
+        import mne
+    except ImportError:
+        raise ImportError("reading EEG files needs mne: pip install 'tfsignal[eeg]'") from None
+    return mne
+
+
+def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
+    """Read a continuous EEG/MEG recording with mne, quietly.
+
+    EDF/EDF+ (``.edf``), BDF (``.bdf``), raw FIF (``.fif``, ``.fif.gz``), BrainVision (``.vhdr``,
+    with its ``.vmrk`` and ``.eeg`` beside it) and EEGLAB (``.set``). Returns the ``mne.io.Raw``
+    with its annotations; ``preload=False`` leaves the samples on disk until used.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "no such file")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not an EEG file")
+    suffix = ".fif" if path.name.lower().endswith(".fif.gz") else path.suffix.lower()
+    if suffix not in EEG_READERS:
+        expected = ", ".join(EEG_READERS)
+        raise InputFileError(path, f"unsupported EEG format '{suffix or path.name}' (expected {expected})")
+    reader, format_name = EEG_READERS[suffix]
+    mne = _import_mne()
+    try:
+        raw = getattr(mne.io, reader)(path, preload=preload, verbose="error")
+    except Exception as err:  # mne's readers fail on a bad file with many types (ValueError, OSError, KeyError, ...)
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(path, f"not a readable {format_name} file ({detail})") from None
+    if raw.n_times == 0:
+        raise InputFileError(path, "contains zero samples")
+    return raw
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -1,0 +1,14 @@
+"""EEG/MEG tokenizers as scikit-learn estimators, and a bag-of-tokens feature transformer.
+
+- :class:`TFMTokenizer`: time-frequency motif tokens, one per 0.5 s per channel (TFM-Tokenizer).
+- :class:`SampleTokenizer`: one token per sample per channel (MEG-GPT's tokeniser).
+- :class:`TokenHistogram`: tokens -> normalised per-channel token frequencies.
+- :class:`VectorQuantizer`: the shared L2-normalised EMA codebook.
+"""
+
+from .histogram import TokenHistogram
+from .sample import SampleTokenizer
+from .tfm import TFMTokenizer
+from .vq import VectorQuantizer
+
+__all__ = ["TFMTokenizer", "SampleTokenizer", "TokenHistogram", "VectorQuantizer"]

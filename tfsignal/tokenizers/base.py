@@ -1,0 +1,267 @@
+"""What both tokenizers share: the estimator API, input handling, the training loop, save and load.
+
+A tokenizer is a scikit-learn transformer over EEG/MEG. ``X`` is an ``mne.io.Raw`` (continuous:
+tokens come back as (n_channels, n_tokens)), an ``mne.Epochs`` (tokens (n_epochs, n_channels,
+n_tokens)), or a float array of either shape with its sampling rate given as ``sfreq``. Inside, the
+data are resampled to the tokenizer's own rate and each channel of each epoch is normalised on its
+own, so tokens do not depend on units, montage or channel count.
+
+Subclasses define ``_build`` (the network), ``_normalise`` (per-channel scaling), ``_train_step``,
+``_encode`` (signals -> tokens), ``_decode`` (tokens -> what the tokenizer reconstructs) and
+``_target`` (the same quantity computed from signals, for ``score``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import resample_poly
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from tfsignal.io import check_output_path, write_atomically
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
+
+
+def _is_mne(X) -> bool:
+    return hasattr(X, "info") and hasattr(X, "get_data")
+
+
+def as_epochs(X, sfreq: float | None) -> tuple[np.ndarray, float, bool]:
+    """``X`` -> (data (n_epochs, n_channels, n_samples) float64, sampling rate, continuous?)."""
+    if isinstance(X, (list, tuple)) and X and all(_is_mne(item) and hasattr(item, "events") for item in X):
+        # scikit-learn's cross-validation indexes an mne.Epochs into a list of one-epoch Epochs
+        parts = [as_epochs(item, sfreq) for item in X]
+        if len({rate for _, rate, _ in parts}) > 1:
+            raise ValueError("the Epochs in the list have different sampling rates")
+        return np.concatenate([data for data, _, _ in parts]), parts[0][1], False
+    if _is_mne(X):
+        continuous = not hasattr(X, "events")
+        data = np.asarray(X.get_data(picks="data"), dtype=np.float64)
+        rate = float(X.info["sfreq"])
+        if sfreq is not None and not math.isclose(float(sfreq), rate):
+            raise ValueError(f"sfreq={sfreq} was given but the recording says {rate} Hz")
+    else:
+        if sfreq is None:
+            raise ValueError("arrays need their sampling rate: pass sfreq=... (Hz) to the tokenizer")
+        data, rate = np.asarray(X), float(sfreq)
+        if data.dtype.kind not in "fiu":
+            raise ValueError(f"expected a float array, got dtype {data.dtype}")
+        data = data.astype(np.float64, copy=False)
+        continuous = data.ndim == 2
+        if data.ndim not in (2, 3):
+            raise ValueError(
+                f"expected (n_channels, n_samples) or (n_epochs, n_channels, n_samples), got shape {data.shape}"
+            )
+    if continuous:
+        data = data[None]
+    if data.size == 0:
+        raise ValueError(f"no data: shape {data.shape}")
+    if rate <= 0:
+        raise ValueError(f"sampling rate must be positive, got {rate}")
+    if not np.isfinite(data).all():
+        raise ValueError("the data contain NaN or infinite values")
+    return data, rate, continuous
+
+
+def resample_to(data: np.ndarray, rate: float, target: float) -> np.ndarray:
+    """Resample along the last axis by the nearest small rational factor (polyphase, Kaiser FIR)."""
+    if math.isclose(rate, target):
+        return data
+    ratio = Fraction(target / rate).limit_denominator(1000)
+    return resample_poly(data, ratio.numerator, ratio.denominator, axis=-1)
+
+
+class TokenizerBase(BaseEstimator, TransformerMixin):
+    """Shared machinery; see the module docstring. Subclasses set ``kind``, ``sfreq_model`` and
+    ``min_samples`` and implement the hooks."""
+
+    kind = ""  # name in saved JSON
+    sfreq_model = 200.0  # rate the network runs at
+    min_samples = 1  # shortest input (at sfreq_model) that gives one token
+
+    # ---- hooks -----------------------------------------------------------------------------------
+    def _build(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _normalise(self, data: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _train_step(self, batch: torch.Tensor, step: int, total: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _encode(self, signals: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _target(self, signals: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _tokens_for(self, n_samples: int) -> int:
+        raise NotImplementedError
+
+    # ---- input -----------------------------------------------------------------------------------
+    def _prepare(self, X) -> tuple[np.ndarray, bool]:
+        """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?)."""
+        data, rate, continuous = as_epochs(X, self.sfreq)
+        data = resample_to(data, rate, self.sfreq_model)
+        if data.shape[-1] < self.min_samples:
+            seconds = self.min_samples / self.sfreq_model
+            raise ValueError(f"inputs must be at least {seconds:g} s long, got {data.shape[-1] / self.sfreq_model:g} s")
+        return self._normalise(data).astype(np.float32), continuous
+
+    # ---- training --------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train the tokenizer on ``X`` (its channels are pooled: every channel is a training signal)."""
+        data, _ = self._prepare(X)
+        signals = data.reshape(-1, data.shape[-1])  # (n_epochs * n_channels, n_samples)
+        window = min(int(round(self.window_s * self.sfreq_model)), signals.shape[-1])
+        rng = np.random.default_rng(self.random_state)
+        torch.manual_seed(self.random_state)
+        self.network_ = self._build().to(self.device)
+        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        warmup = max(1, self.max_steps // 20)
+
+        def lr_at(step: int) -> float:
+            return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / self.max_steps))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
+        start, self.loss_curve_ = time.monotonic(), []
+        bar = tqdm(range(self.max_steps), desc=f"fit {self.kind}", disable=not self.progress, leave=False)
+        self.network_.train()
+        for step in bar:
+            rows = rng.integers(len(signals), size=self.batch_size)
+            offsets = rng.integers(signals.shape[-1] - window + 1, size=self.batch_size)
+            batch = np.stack([signals[r, o : o + window] for r, o in zip(rows, offsets)])
+            loss = self._train_step(torch.from_numpy(batch).to(self.device), step, self.max_steps)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            self.loss_curve_.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}", refresh=False)
+            if self.max_minutes is not None and time.monotonic() - start > 60 * self.max_minutes:
+                break
+        self.n_steps_ = len(self.loss_curve_)
+        self.network_.eval()
+        return self
+
+    # ---- inference -------------------------------------------------------------------------------
+    def _rows(self, data: np.ndarray, fn) -> list[torch.Tensor]:
+        """``fn`` applied to batches of (rows, n_samples) signals; returns the per-batch outputs."""
+        signals = torch.from_numpy(data.reshape(-1, data.shape[-1]))
+        rows_per_batch = max(1, self.inference_batch_samples // signals.shape[-1])
+        with torch.inference_mode():
+            return [
+                fn(signals[i : i + rows_per_batch].to(self.device)).cpu()
+                for i in range(0, len(signals), rows_per_batch)
+            ]
+
+    def transform(self, X) -> np.ndarray:
+        """Integer tokens: (n_epochs, n_channels, n_tokens), or (n_channels, n_tokens) for continuous data."""
+        check_is_fitted(self, "network_")
+        data, continuous = self._prepare(X)
+        tokens = torch.cat(self._rows(data, self._encode)).numpy().astype(np.int64)
+        tokens = tokens.reshape(*data.shape[:2], -1)
+        return tokens[0] if continuous else tokens
+
+    def _as_tokens(self, tokens) -> tuple[torch.Tensor, tuple[int, ...]]:
+        tokens = np.asarray(tokens)
+        if tokens.dtype.kind not in "iu" or tokens.ndim not in (2, 3):
+            raise ValueError(
+                "tokens must be integers shaped (n_channels, n_tokens) or (n_epochs, n_channels, n_tokens), "
+                f"got {tokens.dtype} {tokens.shape}"
+            )
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.n_codes):
+            raise ValueError(f"tokens must lie in [0, {self.n_codes}), got [{tokens.min()}, {tokens.max()}]")
+        return torch.from_numpy(tokens.reshape(-1, tokens.shape[-1]).astype(np.int64)), tokens.shape[:-1]
+
+    def inverse_transform(self, tokens) -> np.ndarray:
+        """What the tokens stand for, in normalised units (see the subclass for which quantity)."""
+        check_is_fitted(self, "network_")
+        flat, lead = self._as_tokens(tokens)
+        with torch.inference_mode():
+            out = torch.cat([self._decode(flat[i : i + 256].to(self.device)).cpu() for i in range(0, len(flat), 256)])
+        return out.numpy().reshape(*lead, *out.shape[1:])
+
+    def score(self, X, y=None) -> dict:
+        """{"pve", "usage", "perplexity"} on ``X``: the fraction of the variance of the reconstructed
+        quantity explained, the fraction of codes used, and the unigram perplexity of the tokens."""
+        from tfsignal.metrics import codebook_usage, perplexity, pve
+
+        check_is_fitted(self, "network_")
+        data, _ = self._prepare(X)
+        tokens = torch.cat(self._rows(data, self._encode))
+        target = torch.cat(self._rows(data, self._target))
+        with torch.inference_mode():
+            recon = torch.cat(
+                [self._decode(tokens[i : i + 256].to(self.device)).cpu() for i in range(0, len(tokens), 256)]
+            )
+        tokens = tokens.numpy()
+        return {
+            "pve": float(pve(target.numpy(), recon.numpy())),
+            "usage": float(codebook_usage(tokens, self.n_codes)),
+            "perplexity": float(perplexity(tokens, self.n_codes)),
+        }
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write ``path.safetensors`` (weights and codebook) and ``path.json`` (parameters)."""
+        from safetensors.torch import save_file
+
+        check_is_fitted(self, "network_")
+        path = Path(path).with_suffix("")
+        targets = [check_output_path(path.with_suffix(s), overwrite) for s in (".safetensors", ".json")]
+        params = {k: v for k, v in self.get_params().items() if k not in ("device", "progress")}
+        meta = {
+            "tokenizer": self.kind,
+            "params": params,
+            "config": dataclasses.asdict(self.network_.config),
+            "n_steps": self.n_steps_,
+        }
+        state = {k: v.detach().contiguous().cpu() for k, v in self.network_.state_dict().items()}
+        write_atomically(targets[0], lambda tmp: save_file(state, tmp))
+        write_atomically(targets[1], lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+        return path
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, device: str = "cpu"):
+        """A shipped tokenizer by name (``models/pretrained/NAME.*``) or a saved one by path."""
+        from safetensors.torch import load_file
+
+        path = Path(name_or_path)
+        if path.suffix in (".json", ".safetensors"):
+            path = path.with_suffix("")
+        elif not path.parent.name and (PRETRAINED_DIR / f"{name_or_path}.json").exists():
+            path = PRETRAINED_DIR / str(name_or_path)
+        config, weights = path.with_suffix(".json"), path.with_suffix(".safetensors")
+        if not config.exists() or not weights.exists():
+            shipped = sorted(
+                p.stem for p in PRETRAINED_DIR.glob("*.json") if json.loads(p.read_text()).get("tokenizer") == cls.kind
+            )
+            raise FileNotFoundError(
+                f"{name_or_path}: no such tokenizer (shipped: {', '.join(shipped) or 'none'}; "
+                "or a path to NAME.json + NAME.safetensors)"
+            )
+        meta = json.loads(config.read_text())
+        if meta.get("tokenizer") != cls.kind:
+            raise ValueError(f"{config}: holds a {meta.get('tokenizer')!r} tokenizer, not {cls.kind!r}")
+        tokenizer = cls(**{**meta["params"], "device": device})
+        tokenizer.network_ = tokenizer._build(config=meta["config"]).to(device)
+        tokenizer.network_.load_state_dict(load_file(str(weights), device=device))
+        tokenizer.network_.eval()
+        tokenizer.n_steps_ = meta.get("n_steps", 0)
+        return tokenizer

@@ -1,0 +1,153 @@
+"""Sample-level tokenizer of MEG-GPT: one token per sample per channel.
+
+Huang et al. 2025, "MEG-GPT" (repo OHBA-analysis/MEG-GPT, EphysTokenizer). Facts used
+(../shared/ANCHORS.md): per channel, a 1-layer GRU of 128 units reads the z-scored signal; a linear
+layer gives 128 token logits, LayerNorm, divided by 0.1; training weights the tokens by a softmax
+whose temperature is annealed from soft (1) to a hard one-hot (0); the decoder gives each token a
+learned 10-sample kernel and sums the kernels of the chosen tokens (a convolution of the one-hot
+sequence); the loss is the MSE of the reconstruction. 250 Hz (Cam-CAN MEG).
+
+Parameters: 68,353 here (GRU 50,304 + logits 16,512 + LayerNorm 256 + kernels 1,281) against the
+published 231 k: one kernel bank is shared by all channels (needed for any-montage use), and the
+published count depends on their per-dataset configuration (channels, layers) that ANCHORS does not give.
+Departures: plain softmax relaxation instead of Gumbel sampling; in the hard phase the one-hot is
+used with a straight-through gradient. Long signals are encoded in 10 s segments that each start
+with 1 s of the preceding signal to settle the GRU state, so the work runs in parallel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import TokenizerBase
+
+
+@dataclass
+class SampleConfig:
+    n_codes: int = 128
+    hidden: int = 128  # GRU units
+    kernel_size: int = 10  # samples per token kernel
+    logit_scale: float = 10.0  # LayerNorm(logits) / 0.1
+
+
+class SampleNet(nn.Module):
+    def __init__(self, config: SampleConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.n_codes = c.n_codes
+        self.gru = nn.GRU(1, c.hidden, batch_first=True)
+        self.to_logits = nn.Linear(c.hidden, c.n_codes)
+        self.norm = nn.LayerNorm(c.n_codes)
+        self.kernels = nn.Parameter(0.1 * torch.randn(c.n_codes, c.kernel_size))  # one kernel per token
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Signal (B, L) -> token logits (B, L, K)."""
+        hidden, _ = self.gru(x[..., None])  # (B, L, hidden)
+        return self.norm(self.to_logits(hidden)) * self.config.logit_scale
+
+    def reconstruct(self, weights: Tensor) -> Tensor:
+        """Token weights (B, L, K) -> signal (B, L): the weighted kernels of all tokens, summed."""
+        k = self.config.kernel_size  # "same" padding; an even kernel reaches one sample further ahead
+        out = F.conv1d(F.pad(weights.transpose(1, 2), ((k - 1) // 2, k // 2)), self.kernels[None])  # (B, 1, L)
+        return out[:, 0] + self.bias
+
+    def decode(self, tokens: Tensor) -> Tensor:
+        """Tokens (B, L) -> signal (B, L)."""
+        return self.reconstruct(F.one_hot(tokens, self.n_codes).float())
+
+    def loss(self, x: Tensor, temperature: float) -> Tensor:
+        logits = self.logits(x)
+        if temperature > 0.05:
+            weights = (logits / temperature).softmax(-1)
+        else:  # hard one-hot forward, soft gradient (straight-through)
+            soft = logits.softmax(-1)
+            weights = F.one_hot(logits.argmax(-1), self.n_codes).type_as(soft) - soft.detach() + soft
+        return F.mse_loss(self.reconstruct(weights), x)
+
+
+class SampleTokenizer(TokenizerBase):
+    """scikit-learn estimator around :class:`SampleNet` at 250 Hz.
+
+    ``transform`` gives one token per sample at 250 Hz: (n_epochs, n_channels, n_samples_250) or
+    (n_channels, n_samples_250); ``inverse_transform`` the reconstructed z-scored signal of the same
+    shape; ``score``'s "pve" is measured on the signal.
+    """
+
+    kind = "sample"
+    sfreq_model = 250.0
+    min_samples = 1
+
+    def __init__(
+        self,
+        n_codes: int = 128,
+        hidden: int = 128,
+        kernel_size: int = 10,
+        sfreq: float | None = None,
+        window_s: float = 2.0,
+        batch_size: int = 64,
+        max_steps: int = 2000,
+        anneal_fraction: float = 0.6,
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        max_minutes: float | None = None,
+        segment_s: float = 10.0,
+        warmup_s: float = 1.0,
+        random_state: int = 0,
+        device: str = "cpu",
+        progress: bool = True,
+        inference_batch_samples: int = 2_000_000,
+    ) -> None:
+        self.n_codes, self.hidden, self.kernel_size = n_codes, hidden, kernel_size
+        self.sfreq, self.window_s, self.batch_size, self.max_steps = sfreq, window_s, batch_size, max_steps
+        self.anneal_fraction, self.lr, self.weight_decay, self.max_minutes = (
+            anneal_fraction,
+            lr,
+            weight_decay,
+            max_minutes,
+        )
+        self.segment_s, self.warmup_s, self.random_state = segment_s, warmup_s, random_state
+        self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
+
+    def _build(self, config: dict | None = None) -> SampleNet:
+        if config is None:
+            config = {"n_codes": self.n_codes, "hidden": self.hidden, "kernel_size": self.kernel_size}
+        known = {f.name for f in dataclasses.fields(SampleConfig)}
+        return SampleNet(SampleConfig(**{k: v for k, v in config.items() if k in known}))
+
+    def _normalise(self, data: np.ndarray) -> np.ndarray:
+        std = data.std(axis=-1, keepdims=True)
+        return (data - data.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
+
+    def _train_step(self, batch: Tensor, step: int, total: int) -> Tensor:
+        # temperature falls linearly from 1 to 0 over the first anneal_fraction of training, then stays hard
+        temperature = max(0.0, 1.0 - step / max(1.0, self.anneal_fraction * total))
+        return self.network_.loss(batch, temperature)
+
+    def _encode(self, signals: Tensor) -> Tensor:
+        segment = int(self.segment_s * self.sfreq_model)
+        warmup = int(self.warmup_s * self.sfreq_model)
+        batch, length = signals.shape
+        if length <= segment + warmup:
+            return self.network_.logits(signals).argmax(-1)
+        # (B, warmup + n * segment): zeros in front, zeros at the end to a whole number of segments
+        n_segments = -(-length // segment)
+        padded = F.pad(signals, (warmup, n_segments * segment - length))
+        pieces = padded.unfold(-1, warmup + segment, segment)  # (B, n, warmup + segment)
+        tokens = self.network_.logits(pieces.reshape(-1, warmup + segment)).argmax(-1)[:, warmup:]
+        return tokens.reshape(batch, -1)[:, :length]
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        return self.network_.decode(tokens)
+
+    def _target(self, signals: Tensor) -> Tensor:
+        return signals
+
+    def _tokens_for(self, n_samples: int) -> int:
+        return n_samples

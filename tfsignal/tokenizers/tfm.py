@@ -1,0 +1,254 @@
+"""TFM-Tokenizer: single-channel EEG to one discrete time-frequency motif token per 0.5 s.
+
+Pradeepkumar et al., "Single-channel EEG tokenization through time-frequency modeling", ICLR 2026
+(repo Jathurshan0330/TFM-Tokenizer). Facts used (../shared/ANCHORS.md):
+
+- 200 Hz input, each channel divided by its 95th percentile of |x| and tokenised alone;
+  STFT magnitude with a Hann window, n_fft 200, hop 100, no centring, first 100 bins (0-99 Hz).
+- Frequency path: each frame's 100 bins are cut into 20 band patches of 5 bins by a strided conv,
+  a linear-attention transformer mixes the patches, and a sigmoid-gated strided conv aggregates
+  them into dim/2 features. Time path: a conv with kernel 200, stride 100 over the raw signal gives
+  dim/2 features for the same frames. Both are concatenated and a linear-attention transformer
+  over frames gives the vector that is quantised.
+- Codebook of 8192 x 64 L2-normalised codes with EMA updates (0.99), commitment beta = 1.
+- Decoder: a transformer over the code vectors and a small MLP back to the 100 x T spectrogram.
+- Training masks half of the 20 bands and half of the frames of the spectrogram the frequency path
+  sees; the complementary masked view is encoded too and both reconstruct the whole spectrogram.
+
+Departures: the spectrogram is scaled by 1 / sqrt(n_fft) (``torch.stft(normalized=True)``; the
+reference leaves it unscaled, which made the tanh decoder train many times slower here); dead
+codes are restarted on encoder outputs (see ``vq.py``); masks are drawn per example rather than
+per batch; the default estimator is a small preset (1024 codes x 32 dims, 2-layer
+decoder) that trains on a CPU; ``TFMTokenizer.from_preset("paper")`` builds the published size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tfsignal.frontends.stft import STFT
+
+from .base import TokenizerBase
+from .vq import VectorQuantizer
+
+
+@dataclass
+class TFMConfig:
+    n_codes: int = 8192
+    dim: int = 64  # code size; each path contributes dim / 2
+    heads: int = 8
+    freq_depth: int = 2
+    temporal_depth: int = 2
+    decoder_depth: int = 8
+    dropout: float = 0.2
+    n_fft: int = 200
+    hop_length: int = 100
+    n_freq: int = 100  # bins kept: 0-99 Hz at 200 Hz
+    band_width: int = 5  # bins per band patch -> 20 bands
+    ema_decay: float = 0.99
+    beta: float = 1.0
+
+
+def linear_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Efficient (linear) attention: softmax of queries over features, of keys over positions.
+
+    (B, H, L, d) each -> (B, H, L, d); cost O(L d^2) instead of O(L^2 d).
+    """
+    q = q.softmax(dim=-1)
+    k = k.softmax(dim=-2)
+    context = k.transpose(-2, -1) @ v  # (B, H, d, d)
+    return q @ context
+
+
+class LinearTransformerLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, L, dim)
+        batch, length, dim = x.shape
+        qkv = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, dim // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, d)
+        attended = linear_attention(q, k, v).transpose(1, 2).reshape(batch, length, dim)
+        x = x + self.drop(self.out(attended))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+def conv_stack(in_channels: int, dim: int, out_channels: int, kernel: int, stride: int) -> nn.Sequential:
+    """Strided patch conv, then two 1x1 convs; each followed by GELU and GroupNorm."""
+    layers = []
+    for c_in, c_out, k, s in ((in_channels, dim, kernel, stride), (dim, dim, 1, 1), (dim, out_channels, 1, 1)):
+        layers += [nn.Conv1d(c_in, c_out, k, s), nn.GELU(), nn.GroupNorm(dim // 4, c_out)]
+    return nn.Sequential(*layers)
+
+
+class TFMNet(nn.Module):
+    def __init__(self, config: TFMConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        if c.dim % 8 or c.dim % c.heads:
+            raise ValueError(f"dim {c.dim} must be divisible by 8 and by heads {c.heads}")
+        n_bands = c.n_freq // c.band_width
+        if n_bands % c.band_width:
+            raise ValueError(f"n_freq / band_width = {n_bands} bands must be divisible by band_width {c.band_width}")
+        self.n_codes = c.n_codes
+        self.stft = STFT(c.n_fft, c.hop_length, center=False)
+        # frequency path: (B*T, 1, n_freq) -> (B*T, dim, n_bands) -> transformer over bands
+        self.band_embed = conv_stack(1, c.dim, c.dim, c.band_width, c.band_width)
+        self.band_mixer = nn.Sequential(
+            *[LinearTransformerLayer(c.dim, c.heads, c.dropout) for _ in range(c.freq_depth)]
+        )
+        # gated aggregation: groups of band_width bands -> (n_bands / band_width) x dim/8 = dim/2 features
+        group_channels = c.dim // 2 // (n_bands // c.band_width)
+        self.band_gate = nn.Conv1d(c.dim, group_channels, c.band_width, c.band_width)
+        self.band_value = nn.Conv1d(c.dim, group_channels, c.band_width, c.band_width)
+        # time path: (B, 1, samples) -> (B, dim/2, T)
+        self.time_embed = conv_stack(1, c.dim, c.dim // 2, c.n_fft, c.hop_length)
+        self.frame_mixer = nn.Sequential(
+            *[LinearTransformerLayer(c.dim, c.heads, c.dropout) for _ in range(c.temporal_depth)]
+        )
+        self.quantizer = VectorQuantizer(c.n_codes, c.dim, c.ema_decay, c.beta)
+        self.decoder = nn.Sequential(
+            *[LinearTransformerLayer(c.dim, c.heads, c.dropout) for _ in range(c.decoder_depth)]
+        )
+        self.to_spectrum = nn.Sequential(nn.Linear(c.dim, c.dim), nn.Tanh(), nn.Linear(c.dim, c.n_freq))
+
+    def spectrogram(self, x: Tensor) -> Tensor:
+        """(B, samples) -> magnitude (B, n_freq, T), scaled by 1 / sqrt(n_fft) (an orthonormal DFT)."""
+        return self.stft.stft(x).abs()[:, : self.config.n_freq] / self.config.n_fft**0.5
+
+    def encode(self, spec: Tensor, x: Tensor) -> Tensor:
+        """Spectrogram (B, n_freq, T) and signal (B, samples) -> pre-quantisation vectors (B, T, dim)."""
+        batch, n_freq, frames = spec.shape
+        bands = self.band_embed(spec.transpose(1, 2).reshape(batch * frames, 1, n_freq))  # (B*T, dim, n_bands)
+        bands = self.band_mixer(bands.transpose(1, 2)).transpose(1, 2)  # (B*T, dim, n_bands)
+        spectral = torch.sigmoid(self.band_gate(bands)) * self.band_value(bands)  # (B*T, dim/8, groups)
+        spectral = spectral.reshape(batch, frames, -1)  # (B, T, dim/2)
+        temporal = self.time_embed(x[:, None]).transpose(1, 2)  # (B, T, dim/2)
+        return self.frame_mixer(torch.cat([spectral, temporal], dim=-1))  # (B, T, dim)
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """Code vectors (B, T, dim) -> spectrogram (B, n_freq, T)."""
+        return self.to_spectrum(self.decoder(codes)).transpose(1, 2)
+
+    def tokens(self, x: Tensor) -> Tensor:
+        """Signal (B, samples) -> tokens (B, T)."""
+        return self.quantizer.codes(self.encode(self.spectrogram(x), x))
+
+    def masks(self, batch: int, frames: int, generator: torch.Generator | None = None) -> Tensor:
+        """Keep-mask (B, n_freq, T): half the bands and half the frames hidden, as their intersection kept."""
+        c = self.config
+        n_bands = c.n_freq // c.band_width
+        band_keep = torch.rand(batch, n_bands, generator=generator).argsort(1) < n_bands - n_bands // 2
+        frame_keep = torch.rand(batch, frames, generator=generator).argsort(1) < frames - frames // 2
+        band_keep = band_keep.repeat_interleave(c.band_width, dim=1)  # (B, n_freq)
+        return band_keep[:, :, None] & frame_keep[:, None, :]
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Masked and complementary-masked reconstruction of the whole spectrogram, plus commitment."""
+        spec = self.spectrogram(x)  # (B, n_freq, T)
+        keep = self.masks(spec.shape[0], spec.shape[-1]).to(spec.device)
+        total = spec.new_zeros(())
+        for view in (spec * keep, spec * ~keep):
+            quantised, _, commitment = self.quantizer(self.encode(view, x))
+            total = total + F.mse_loss(self.decode(quantised), spec) + commitment
+        return total
+
+
+PRESETS = {
+    "paper": dict(n_codes=8192, dim=64, heads=8, freq_depth=2, temporal_depth=2, decoder_depth=8, dropout=0.2),
+    "small": dict(n_codes=1024, dim=32, heads=4, freq_depth=1, temporal_depth=2, decoder_depth=2, dropout=0.1),
+}
+
+
+class TFMTokenizer(TokenizerBase):
+    """scikit-learn estimator around :class:`TFMNet` (defaults: the "small" preset).
+
+    ``transform`` gives one token per 0.5 s per channel: (n_epochs, n_channels, n_tokens), or
+    (n_channels, n_tokens) for continuous data. ``inverse_transform`` gives the decoded magnitude
+    spectrogram of the normalised signal, (..., 100, n_tokens); ``score``'s "pve" is measured on that
+    spectrogram.
+
+    >>> tok = TFMTokenizer(sfreq=160.0, max_steps=500).fit(X_train)        # arrays need sfreq
+    >>> tokens = tok.transform(epochs)                                     # mne.Epochs work as-is
+    >>> TFMTokenizer.load("tfm")                                           # shipped weights
+    """
+
+    kind = "tfm"
+    sfreq_model = 200.0
+    min_samples = 200
+
+    def __init__(
+        self,
+        n_codes: int = 1024,
+        dim: int = 32,
+        heads: int = 4,
+        freq_depth: int = 1,
+        temporal_depth: int = 2,
+        decoder_depth: int = 2,
+        dropout: float = 0.1,
+        sfreq: float | None = None,
+        window_s: float = 10.0,
+        batch_size: int = 32,
+        max_steps: int = 2000,
+        lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        max_minutes: float | None = None,
+        random_state: int = 0,
+        device: str = "cpu",
+        progress: bool = True,
+        inference_batch_samples: int = 2_000_000,
+    ) -> None:
+        self.n_codes, self.dim, self.heads = n_codes, dim, heads
+        self.freq_depth, self.temporal_depth, self.decoder_depth, self.dropout = (
+            freq_depth,
+            temporal_depth,
+            decoder_depth,
+            dropout,
+        )
+        self.sfreq, self.window_s, self.batch_size, self.max_steps = sfreq, window_s, batch_size, max_steps
+        self.lr, self.weight_decay, self.max_minutes, self.random_state = lr, weight_decay, max_minutes, random_state
+        self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
+
+    @classmethod
+    def from_preset(cls, preset: str, **params) -> TFMTokenizer:
+        """``"paper"`` (8192 x 64 codes, 8-layer decoder) or ``"small"``, with any parameter overridden."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        return cls(**{**PRESETS[preset], **params})
+
+    def _build(self, config: dict | None = None) -> TFMNet:
+        if config is None:
+            names = ("n_codes", "dim", "heads", "freq_depth", "temporal_depth", "decoder_depth", "dropout")
+            config = {name: getattr(self, name) for name in names}
+        known = {f.name for f in dataclasses.fields(TFMConfig)}
+        return TFMNet(TFMConfig(**{k: v for k, v in config.items() if k in known}))
+
+    def _normalise(self, data: np.ndarray) -> np.ndarray:
+        scale = np.percentile(np.abs(data), 95, axis=-1, keepdims=True)
+        return data / np.where(scale > 0, scale, 1.0)
+
+    def _train_step(self, batch: Tensor, step: int, total: int) -> Tensor:
+        return self.network_.loss(batch)
+
+    def _encode(self, signals: Tensor) -> Tensor:
+        return self.network_.tokens(signals)
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        return self.network_.decode(self.network_.quantizer.lookup(tokens))
+
+    def _target(self, signals: Tensor) -> Tensor:
+        return self.network_.spectrogram(signals)
+
+    def _tokens_for(self, n_samples: int) -> int:
+        return (n_samples - self.min_samples) // 100 + 1
