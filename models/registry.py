@@ -41,8 +41,10 @@ def model_class(name: str) -> type[nn.Module]:
 
 
 def pretrained() -> list[str]:
-    """Names of the shipped weights ``load`` finds in ``models/pretrained/``."""
-    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.safetensors") if p.with_suffix(".json").exists())
+    """Names of the shipped model weights ``load`` finds in ``models/pretrained/`` (tokenizers, which
+    ship there too, are loaded by ``tfsignal.tokenizers`` instead)."""
+    configs = (p.with_suffix(".json") for p in PRETRAINED_DIR.glob("*.safetensors"))
+    return sorted(c.stem for c in configs if c.exists() and "model" in json.loads(c.read_text()))
 
 
 def create(name: str, **overrides) -> nn.Module:

@@ -28,8 +28,8 @@ Each subject's parcels are standardised (zero mean, unit variance over time, as 
 --out, as numpy archives that recipes.meggpt reads with --data PATH.npz:
 
     train_tokens.npz, test_tokens.npz
-      tokens     object array, one int array (n_parcels, n_tokens) per subject
-                 (so np.load(path, allow_pickle=True) is needed to read it)
+      tokens     int array (n_parcels, total tokens): the subjects' token arrays side by side in time
+      lengths    int array (n_subjects,): tokens per subject (np.split(tokens, np.cumsum(lengths)[:-1], axis=1))
       subjects   str array (n_subjects,), the ids in the order of tokens
       sfreq      float, the sampling rate the tokens were made at (250.0)
       n_codes    int, the tokenizer's codebook size
@@ -175,11 +175,10 @@ def tokenize_subject(x: np.ndarray, tokenizer, sfreq: float = SFREQ) -> np.ndarr
 
 def save_tokens(path: Path, tokens: list[np.ndarray], subjects: list[str], sfreq: float, n_codes: int, settings: str):
     """One of the two archives described in the module's docstring."""
-    per_subject = np.empty(len(tokens), dtype=object)
-    per_subject[:] = tokens
     save_npz(
         path,
-        tokens=per_subject,
+        tokens=np.concatenate(tokens, axis=1),
+        lengths=np.array([t.shape[1] for t in tokens], dtype=np.int64),
         subjects=np.asarray(subjects, dtype=str),
         sfreq=np.float64(sfreq),
         n_codes=np.int64(n_codes),
@@ -191,7 +190,7 @@ def saved_with(path: Path, settings: str) -> dict | None:
     """The subjects and sizes stored in ``path`` when it was written with ``settings``; None otherwise."""
     if not path.exists():
         return None
-    with np.load(path, allow_pickle=False) as saved:  # the object array of tokens is never unpickled here
+    with np.load(path, allow_pickle=False) as saved:
         if str(saved["settings"]) != settings:
             return None
         return {"subjects": saved["subjects"].tolist(), "n_codes": int(saved["n_codes"])}

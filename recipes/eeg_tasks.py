@@ -18,6 +18,11 @@ Methods (METHODS below; add one by adding a builder):
   bandpower_lr  log Welch power in delta/theta/alpha/beta/gamma per channel + scaling + logistic regression
   tfm_hist_lr   pre-trained TFMTokenizer (--tokenizer, never refitted) + TokenHistogram + logistic regression;
                 reported as skipped, with the reason, when the tokenizer cannot be loaded
+  tfm_transformer  the same tokens + a small transformer classifier (token embedding from the codebook)
+  meggpt_head   sample-level tokens (--sample-tokenizer) + MEG-GPT (meg-gpt-tiny, trained from scratch per
+                fold) with its classification head on 320 ms windows, averaged over each epoch
+The shipped tokenizer was trained without labels on eegmat/eegmmidb except subjects Subject08,
+Subject09, S005 and S006; only the folds of those subjects are free of any self-supervised exposure.
 
 Data: EEG Motor Movement/Imagery Dataset (Schalk, McFarland, Hinterberger, Birbaumer and Wolpaw,
 "BCI2000: a general-purpose brain-computer interface (BCI) system", IEEE Trans. Biomed. Eng. 51(6),
@@ -138,11 +143,96 @@ def tfm_hist_lr(name_or_path: str) -> Method:
     return token_hist_lr(tokenizer)
 
 
+def token_transformer(tokenizer) -> Method:
+    """TFM tokens + :class:`TokenTransformerClassifier` whose token
+    embedding starts from the tokenizer's codebook, as in TFM-Tokenizer's downstream model."""
+    from tfsignal.tokenizers import TokenTransformerClassifier
+
+    def predict(epochs_train, y_train, epochs_test) -> np.ndarray:
+        codebook = tokenizer.network_.quantizer.codebook.numpy()
+        classifier = TokenTransformerClassifier(codebook=codebook).fit(tokenizer.transform(epochs_train), y_train)
+        return classifier.predict(tokenizer.transform(epochs_test))
+
+    return predict
+
+
+def tfm_transformer(name_or_path: str) -> Method:
+    """:func:`token_transformer` on ``TFMTokenizer.load(name_or_path)``; MethodUnavailable if it cannot load."""
+    try:
+        from tfsignal.tokenizers import TFMTokenizer
+
+        tokenizer = TFMTokenizer.load(name_or_path)
+    except Exception as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise MethodUnavailable(
+            f"cannot load TFM tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
+        ) from None
+    return token_transformer(tokenizer)
+
+
+def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> Method:
+    """Sample-level tokens + MEG-GPT (``meg-gpt-tiny`` with one channel embedding per electrode) and
+    its classification head, trained from scratch on random 80-sample (320 ms) windows of the
+    training epochs; a test epoch's class probabilities are averaged over its windows."""
+    import torch
+    import torch.nn.functional as F
+
+    from tfsignal import models
+
+    def windows(tokens: np.ndarray, context: int) -> torch.Tensor:  # (E, C, T) -> (E, n, C, context)
+        n = tokens.shape[-1] // context
+        cut = tokens[..., : n * context].reshape(*tokens.shape[:2], n, context)
+        return torch.from_numpy(cut.transpose(0, 2, 1, 3).astype(np.int64))
+
+    def predict(epochs_train, y_train, epochs_test) -> np.ndarray:
+        torch.manual_seed(seed)
+        train, test = tokenizer.transform(epochs_train), tokenizer.transform(epochs_test)
+        classes, labels = np.unique(y_train, return_inverse=True)
+        model = models.create(
+            "meg-gpt-tiny", n_channels=train.shape[1], vocab_size=tokenizer.n_codes, n_classes=len(classes)
+        )
+        context = model.config.context
+        train_windows, labels = windows(train, context), torch.from_numpy(labels)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+        generator = torch.Generator().manual_seed(seed)
+        model.train()
+        for _ in range(steps):
+            epoch = torch.randint(len(train_windows), (16,), generator=generator)
+            window = torch.randint(train_windows.shape[1], (16,), generator=generator)
+            loss = F.cross_entropy(model.classify(train_windows[epoch, window]), labels[epoch])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.inference_mode():
+            test_windows = windows(test, context)  # (E, n, C, context)
+            probs = model.classify(test_windows.flatten(0, 1)).softmax(-1).view(len(test), -1, len(classes))
+        return classes[probs.mean(1).argmax(-1).numpy()]
+
+    return predict
+
+
+def sample_meggpt(name_or_path: str) -> Method:
+    """:func:`meggpt_head` on ``SampleTokenizer.load(name_or_path)``; MethodUnavailable if it cannot load."""
+    try:
+        from tfsignal.tokenizers import SampleTokenizer
+
+        tokenizer = SampleTokenizer.load(name_or_path)
+    except Exception as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise MethodUnavailable(
+            f"cannot load sample tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
+        ) from None
+    return meggpt_head(tokenizer)
+
+
 # name -> builder(args) -> Method. A builder raises MethodUnavailable to have its method skipped.
 METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
     "csp_lda": lambda args: csp_lda,
     "bandpower_lr": lambda args: bandpower_lr,
     "tfm_hist_lr": lambda args: tfm_hist_lr(args.tokenizer),
+    "tfm_transformer": lambda args: tfm_transformer(args.tokenizer),
+    "meggpt_head": lambda args: sample_meggpt(args.sample_tokenizer),
 }
 
 
@@ -157,7 +247,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--data", default=str(DEFAULT_ROOT), help="folder holding eegmmidb/ and eegmat/ (default: %(default)s)"
     )
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
-    parser.add_argument("--tokenizer", default="tfm", help="TFMTokenizer name or folder for tfm_hist_lr")
+    parser.add_argument("--tokenizer", default="tfm", help="TFMTokenizer name or path for the tfm_* methods")
+    parser.add_argument("--sample-tokenizer", default="sample", help="SampleTokenizer name or path for meggpt_head")
     parser.add_argument(
         "--folds", type=int, default=0, help="GroupKFold folds over subjects (0: leave one subject out)"
     )

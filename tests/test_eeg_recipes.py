@@ -418,11 +418,12 @@ def test_camcan_main_writes_token_archives_for_held_out_subjects(tmp_path, stand
     assert summary["train_subjects"] == 3 and summary["test_subjects"] == 2 and summary["n_codes"] == 8
     splits = {}
     for split in ("train", "test"):
-        with np.load(tmp_path / "run" / f"{split}_tokens.npz", allow_pickle=True) as archive:
-            assert {"tokens", "subjects", "sfreq", "n_codes", "settings"} <= set(archive.files)
+        with np.load(tmp_path / "run" / f"{split}_tokens.npz", allow_pickle=False) as archive:
+            assert {"tokens", "lengths", "subjects", "sfreq", "n_codes", "settings"} <= set(archive.files)
             assert float(archive["sfreq"]) == 250.0 and int(archive["n_codes"]) == 8
-            tokens, splits[split] = archive["tokens"], archive["subjects"].tolist()
-        assert tokens.dtype == object and len(tokens) == len(splits[split])
+            tokens = np.split(archive["tokens"], np.cumsum(archive["lengths"])[:-1], axis=1)
+            splits[split] = archive["subjects"].tolist()
+        assert len(tokens) == len(splits[split])
         assert all(t.shape == (52, 750) and t.dtype == np.int16 and 0 <= t.min() and t.max() < 8 for t in tokens)
     assert not set(splits["train"]) & set(splits["test"])
     assert sorted(splits["train"] + splits["test"]) == [f"sub-{i:02d}" for i in range(5)]

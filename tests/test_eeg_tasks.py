@@ -190,6 +190,27 @@ def test_token_methods_use_the_tokenizer_as_trained(root, capsys, monkeypatch):
     assert json.loads(stdout[-1])["methods"]["tfm_hist_lr"]["balanced_accuracy"] > 0.8
 
 
+class PrecomputedTokens:
+    """Stands in for a sample tokenizer: epochs are integer indices into precomputed token arrays."""
+
+    n_codes = 8
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def transform(self, indices):
+        return self.tokens[np.asarray(indices)]
+
+
+def test_meggpt_head_learns_from_the_tokens():
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    tokens = rng.integers(0, 8, size=(40, 3, 160))
+    tokens[:, 0] = rng.integers(0, 4, size=(40, 160)) + 4 * y[:, None]  # channel 0: codes 0-3 or 4-7
+    predict = eeg_tasks.meggpt_head(PrecomputedTokens(tokens), steps=60)
+    assert (predict(np.arange(30), y[:30], np.arange(30, 40)) == y[30:]).mean() >= 0.9
+
+
 def test_a_tokenizer_that_cannot_load_is_skipped_with_the_reason(root, tmp_path, capsys):
     missing = str(tmp_path / "no_tokenizer")
     args = "--task motor_imagery --methods tfm_hist_lr,csp_lda".split()

@@ -153,3 +153,21 @@ def test_pipeline_on_epochs_with_cross_validation():
     )
     scores = cross_val_score(pipe, epochs, y, cv=3)
     assert scores.mean() > 0.9
+
+
+def test_token_transformer_classifier_learns_planted_tokens():
+    from tfsignal.tokenizers import TokenTransformerClassifier
+
+    rng = np.random.default_rng(6)
+    y = np.arange(60) % 2
+    tokens = rng.integers(0, 16, size=(60, 3, 8))
+    shifted = (rng.random(tokens.shape) < 0.3) & (y[:, None, None] == 1)
+    tokens[shifted] = rng.integers(16, 20, size=shifted.sum())  # class 1 also uses codes 16-19
+    codebook = rng.standard_normal((20, 8)).astype(np.float32)
+    clf = TokenTransformerClassifier(codebook=codebook, depth=1, heads=2, epochs=30, dropout=0.0)
+    clf.fit(tokens[:40], y[:40])
+    assert np.allclose(clf.network_.token.weight.detach().numpy(), codebook) is False  # trained from it
+    assert clf.predict_proba(tokens[40:]).shape == (20, 2)
+    assert (clf.predict(tokens[40:]) == y[40:]).mean() >= 0.9
+    with pytest.raises(ValueError, match="n_codes or codebook"):
+        TokenTransformerClassifier().fit(tokens, y)

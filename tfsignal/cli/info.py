@@ -73,4 +73,10 @@ def run(args) -> int:
     print(f"triton       {trit}")
     print(f"models       {', '.join(models.available()) or 'none'}")
     print(f"pretrained   {', '.join(models.pretrained()) or 'none'}")
+    try:
+        from tfsignal.tokenizers.base import shipped_tokenizers
+
+        print(f"tokenizers   {', '.join(shipped_tokenizers()) or 'none'}")
+    except ImportError:  # the eeg extra (scikit-learn) is not installed
+        print("tokenizers   unavailable (pip install 'tfsignal[eeg]')")
     return 0

@@ -3,12 +3,14 @@
 - :class:`TFMTokenizer`: time-frequency motif tokens, one per 0.5 s per channel (TFM-Tokenizer).
 - :class:`SampleTokenizer`: one token per sample per channel (MEG-GPT's tokeniser).
 - :class:`TokenHistogram`: tokens -> normalised per-channel token frequencies.
+- :class:`TokenTransformerClassifier`: a small transformer classifying epochs from their tokens.
 - :class:`VectorQuantizer`: the shared L2-normalised EMA codebook.
 """
 
+from .classifier import TokenTransformerClassifier
 from .histogram import TokenHistogram
 from .sample import SampleTokenizer
 from .tfm import TFMTokenizer
 from .vq import VectorQuantizer
 
-__all__ = ["TFMTokenizer", "SampleTokenizer", "TokenHistogram", "VectorQuantizer"]
+__all__ = ["TFMTokenizer", "SampleTokenizer", "TokenHistogram", "TokenTransformerClassifier", "VectorQuantizer"]

@@ -33,6 +33,16 @@ from tfsignal.io import check_output_path, write_atomically
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
 
 
+def shipped_tokenizers(kind: str | None = None) -> list[str]:
+    """Names of the tokenizers in ``models/pretrained/`` (of one kind, or all)."""
+    names = []
+    for config in sorted(PRETRAINED_DIR.glob("*.json")):
+        found = json.loads(config.read_text()).get("tokenizer")
+        if found and (kind is None or found == kind) and config.with_suffix(".safetensors").exists():
+            names.append(config.stem)
+    return names
+
+
 def _is_mne(X) -> bool:
     return hasattr(X, "info") and hasattr(X, "get_data")
 
@@ -97,7 +107,7 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
     def _normalise(self, data: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _train_step(self, batch: torch.Tensor, step: int, total: int) -> torch.Tensor:
+    def _train_step(self, batch: torch.Tensor, progress: float) -> torch.Tensor:
         raise NotImplementedError
 
     def _encode(self, signals: torch.Tensor) -> torch.Tensor:
@@ -132,32 +142,38 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         torch.manual_seed(self.random_state)
         self.network_ = self._build().to(self.device)
         optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        warmup = max(1, self.max_steps // 20)
-
-        def lr_at(step: int) -> float:
-            return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / self.max_steps))
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
         start, self.loss_curve_ = time.monotonic(), []
-        bar = tqdm(range(self.max_steps), desc=f"fit {self.kind}", disable=not self.progress, leave=False)
+        bar = tqdm(
+            range(self.max_steps), desc=f"fit {self.kind}", disable=not self.progress, leave=False, mininterval=2
+        )
         self.network_.train()
         for step in bar:
+            # Training progress in [0, 1): by steps, or by time when max_minutes will stop training first,
+            # so that the learning-rate schedule (and the sample tokenizer's annealing) always completes.
+            progress = step / self.max_steps
+            if self.max_minutes is not None:
+                progress = max(progress, (time.monotonic() - start) / (60 * self.max_minutes))
+            if progress >= 1:
+                break
+            for group in optimiser.param_groups:  # 5 % linear warm-up, then cosine decay
+                group["lr"] = self.lr * min(1.0, (progress + 1e-9) / 0.05) * 0.5 * (1 + math.cos(math.pi * progress))
             rows = rng.integers(len(signals), size=self.batch_size)
             offsets = rng.integers(signals.shape[-1] - window + 1, size=self.batch_size)
             batch = np.stack([signals[r, o : o + window] for r, o in zip(rows, offsets)])
-            loss = self._train_step(torch.from_numpy(batch).to(self.device), step, self.max_steps)
+            loss = self._train_step(torch.from_numpy(batch).to(self.device), progress)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
             optimiser.step()
-            schedule.step()
             self.loss_curve_.append(float(loss.detach()))
             bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}", refresh=False)
-            if self.max_minutes is not None and time.monotonic() - start > 60 * self.max_minutes:
-                break
         self.n_steps_ = len(self.loss_curve_)
         self.network_.eval()
+        self._after_fit(signals, rng)
         return self
+
+    def _after_fit(self, signals: np.ndarray, rng: np.random.Generator) -> None:
+        """Hook run once training ends, with the training signals (rows, n_samples)."""
 
     # ---- inference -------------------------------------------------------------------------------
     def _rows(self, data: np.ndarray, fn) -> list[torch.Tensor]:
@@ -249,9 +265,7 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
             path = PRETRAINED_DIR / str(name_or_path)
         config, weights = path.with_suffix(".json"), path.with_suffix(".safetensors")
         if not config.exists() or not weights.exists():
-            shipped = sorted(
-                p.stem for p in PRETRAINED_DIR.glob("*.json") if json.loads(p.read_text()).get("tokenizer") == cls.kind
-            )
+            shipped = shipped_tokenizers(cls.kind)
             raise FileNotFoundError(
                 f"{name_or_path}: no such tokenizer (shipped: {', '.join(shipped) or 'none'}; "
                 "or a path to NAME.json + NAME.safetensors)"

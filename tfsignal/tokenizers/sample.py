@@ -98,6 +98,8 @@ class SampleTokenizer(TokenizerBase):
         weight_decay: float = 0.0,
         max_minutes: float | None = None,
         segment_s: float = 10.0,
+        refit_kernels: bool = False,
+        refit_samples: int = 500_000,
         warmup_s: float = 1.0,
         random_state: int = 0,
         device: str = "cpu",
@@ -113,6 +115,7 @@ class SampleTokenizer(TokenizerBase):
             max_minutes,
         )
         self.segment_s, self.warmup_s, self.random_state = segment_s, warmup_s, random_state
+        self.refit_kernels, self.refit_samples = refit_kernels, refit_samples
         self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
 
     def _build(self, config: dict | None = None) -> SampleNet:
@@ -125,10 +128,51 @@ class SampleTokenizer(TokenizerBase):
         std = data.std(axis=-1, keepdims=True)
         return (data - data.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
 
-    def _train_step(self, batch: Tensor, step: int, total: int) -> Tensor:
+    def _train_step(self, batch: Tensor, progress: float) -> Tensor:
         # temperature falls linearly from 1 to 0 over the first anneal_fraction of training, then stays hard
-        temperature = max(0.0, 1.0 - step / max(1.0, self.anneal_fraction * total))
+        temperature = max(0.0, 1.0 - progress / self.anneal_fraction)
         return self.network_.loss(batch, temperature)
+
+    def _after_fit(self, signals: np.ndarray, rng: np.random.Generator) -> None:
+        """Refit the token kernels and bias by least squares for the tokens the encoder now picks.
+
+        Training ends with hard tokens but kernels learned partly under soft weights; with the
+        tokens fixed the reconstruction is linear in the kernels, so the best kernels for them
+        are a ridge regression on (up to) ``refit_samples`` training samples."""
+        if not self.refit_kernels:
+            return
+        from scipy import sparse
+
+        net, k = self.network_, self.network_.config.kernel_size
+        length = min(signals.shape[-1], 2500)
+        rows = rng.choice(len(signals), size=min(len(signals), max(1, self.refit_samples // length)), replace=False)
+        x = torch.from_numpy(np.ascontiguousarray(signals[rows, :length]))
+        with torch.inference_mode():
+            tokens = self._encode(x).numpy()  # (R, L)
+        # out[t] = bias + sum_j kernels[tokens[t + j - (k - 1) // 2], j]: one column per (token, lag)
+        padded = np.pad(tokens, ((0, 0), ((k - 1) // 2, k // 2)), constant_values=-1)
+        cols, keep = [], []
+        for j in range(k):
+            shifted = padded[:, j : j + length].ravel()
+            keep.append(shifted >= 0)
+            cols.append(np.where(shifted >= 0, shifted * k + j, 0))
+        keep, cols = np.stack(keep, 1), np.stack(cols, 1)  # (N, k)
+        n = keep.shape[0]
+        design = sparse.csr_matrix(
+            (
+                np.concatenate([keep.ravel().astype(np.float64), np.ones(n)]),
+                (
+                    np.concatenate([np.repeat(np.arange(n), k), np.arange(n)]),
+                    np.concatenate([cols.ravel(), np.full(n, net.n_codes * k)]),
+                ),
+            ),
+            shape=(n, net.n_codes * k + 1),
+        )
+        gram = (design.T @ design).toarray() + 1e-3 * np.eye(design.shape[1])
+        solution = np.linalg.solve(gram, design.T @ x.numpy().ravel().astype(np.float64))
+        with torch.no_grad():
+            net.kernels.copy_(torch.from_numpy(solution[:-1].reshape(net.n_codes, k)))
+            net.bias.fill_(float(solution[-1]))
 
     def _encode(self, signals: Tensor) -> Tensor:
         segment = int(self.segment_s * self.sfreq_model)

@@ -238,7 +238,7 @@ class TFMTokenizer(TokenizerBase):
         scale = np.percentile(np.abs(data), 95, axis=-1, keepdims=True)
         return data / np.where(scale > 0, scale, 1.0)
 
-    def _train_step(self, batch: Tensor, step: int, total: int) -> Tensor:
+    def _train_step(self, batch: Tensor, progress: float) -> Tensor:
         return self.network_.loss(batch)
 
     def _encode(self, signals: Tensor) -> Tensor:
