@@ -4,6 +4,8 @@ Fixtures: one Fp1 channel from pyedflib's test recording (a different lab and am
 64-channel eegmmidb subject S006, a subject held out of the tokenizers' training.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,8 +16,9 @@ from tfsignal.tokenizers.base import shipped_tokenizers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def recordings(data_dir):
-    return {name: load_eeg(data_dir / f"{name}.edf") for name in ("eeg_fp1_60s", "eegmmidb_S006R04_30s")}
+def recordings():
+    data = Path(__file__).parent / "data"
+    return {name: load_eeg(data / f"{name}.edf") for name in ("eeg_fp1_60s", "eegmmidb_S006R04_30s")}
 
 
 def test_both_tokenizers_ship():
