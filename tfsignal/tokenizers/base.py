@@ -119,9 +119,6 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
     def _target(self, signals: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _tokens_for(self, n_samples: int) -> int:
-        raise NotImplementedError
-
     # ---- input -----------------------------------------------------------------------------------
     def _prepare(self, X) -> tuple[np.ndarray, bool]:
         """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?)."""

@@ -206,6 +206,3 @@ class SampleTokenizer(TokenizerBase):
 
     def _target(self, signals: Tensor) -> Tensor:
         return signals
-
-    def _tokens_for(self, n_samples: int) -> int:
-        return n_samples

@@ -249,6 +249,3 @@ class TFMTokenizer(TokenizerBase):
 
     def _target(self, signals: Tensor) -> Tensor:
         return self.network_.spectrogram(signals)
-
-    def _tokens_for(self, n_samples: int) -> int:
-        return (n_samples - self.min_samples) // 100 + 1
