@@ -21,6 +21,7 @@ Methods (METHODS below; add one by adding a builder):
   tfm_transformer  the same tokens + a small transformer classifier (token embedding from the codebook)
   meggpt_head   sample-level tokens (--sample-tokenizer) + MEG-GPT (meg-gpt-tiny, trained from scratch per
                 fold) with its classification head on 320 ms windows, averaged over each epoch
+The tokenizers are fixed, so the token methods tokenise every epoch once and all folds share the tokens.
 The shipped tokenizer was trained without labels on eegmat/eegmmidb except subjects Subject08,
 Subject09, S005 and S006; only the folds of those subjects are free of any self-supervised exposure.
 
@@ -40,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy.signal import butter, sosfiltfilt, welch
@@ -103,74 +105,65 @@ def bandpower_lr(epochs_train, y_train, epochs_test) -> np.ndarray:
     return classifier.predict(log_band_power(microvolts(epochs_test), sample_rate))
 
 
-def token_hist_lr(tokenizer) -> Method:
+class TokenMethod(NamedTuple):
+    """A method on the tokens of a fixed (pre-trained, never refitted) tokenizer.
+
+    :func:`evaluate` calls ``tokenize`` once on all epochs and gives each fold's share of the tokens
+    to ``predict(tokens_train, y_train, tokens_test)``: the tokens do not depend on the fold.
+    """
+
+    tokenize: Callable[..., np.ndarray]
+    predict: Method
+
+
+def load_tokenizer(kind: str, name_or_path: str):
+    """``TFMTokenizer`` (``kind`` "TFM") or ``SampleTokenizer`` ("sample") loaded from ``name_or_path``.
+
+    Raises MethodUnavailable, which has the method skipped with the reason, if it cannot load.
+    """
+    try:
+        from tfsignal.tokenizers import SampleTokenizer, TFMTokenizer
+
+        return (TFMTokenizer if kind == "TFM" else SampleTokenizer).load(name_or_path)
+    except Exception as err:  # not installed, not written yet, or no such tokenizer: skip the method, say why
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise MethodUnavailable(
+            f"cannot load {kind} tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
+        ) from None
+
+
+def token_hist_lr(tokenizer) -> TokenMethod:
     """Bag-of-tokens + logistic regression on top of an already fitted tokenizer.
 
-    The tokenizer enters the Pipeline wrapped in scikit-learn's ``FrozenEstimator``: ``fit`` leaves
-    it as it is and ``clone`` returns it unchanged, so no fold retrains (or copies) it; only the
-    histogram's kept codes and the regression are fitted on each fold's training subjects.
+    Only the histogram's kept codes and the regression are fitted on each fold's training subjects.
     """
-    from sklearn.frozen import FrozenEstimator
-
     from tfsignal.tokenizers.histogram import TokenHistogram
 
-    def predict(epochs_train, y_train, epochs_test) -> np.ndarray:
+    def predict(tokens_train, y_train, tokens_test) -> np.ndarray:
         pipeline = Pipeline(
             [
-                ("tok", FrozenEstimator(tokenizer)),
                 ("hist", TokenHistogram(n_codes=tokenizer.n_codes, sublinear=True)),
                 ("lr", LogisticRegression(max_iter=2000)),
             ]
         )
-        return pipeline.fit(epochs_train, y_train).predict(epochs_test)
+        return pipeline.fit(tokens_train, y_train).predict(tokens_test)
 
-    return predict
-
-
-def tfm_hist_lr(name_or_path: str) -> Method:
-    """:func:`token_hist_lr` on ``TFMTokenizer.load(name_or_path)``; MethodUnavailable if it cannot load."""
-    try:
-        from sklearn.frozen import FrozenEstimator  # noqa: F401  (scikit-learn >= 1.6)
-
-        from tfsignal.tokenizers import TFMTokenizer
-
-        tokenizer = TFMTokenizer.load(name_or_path)
-    except Exception as err:  # not installed, not written yet, or no such tokenizer: skip the method, say why
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise MethodUnavailable(
-            f"cannot load TFM tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
-        ) from None
-    return token_hist_lr(tokenizer)
+    return TokenMethod(tokenizer.transform, predict)
 
 
-def token_transformer(tokenizer) -> Method:
+def token_transformer(tokenizer) -> TokenMethod:
     """TFM tokens + :class:`TokenTransformerClassifier` whose token
     embedding starts from the tokenizer's codebook, as in TFM-Tokenizer's downstream model."""
     from tfsignal.tokenizers import TokenTransformerClassifier
 
-    def predict(epochs_train, y_train, epochs_test) -> np.ndarray:
+    def predict(tokens_train, y_train, tokens_test) -> np.ndarray:
         codebook = tokenizer.network_.quantizer.codebook.numpy()
-        classifier = TokenTransformerClassifier(codebook=codebook).fit(tokenizer.transform(epochs_train), y_train)
-        return classifier.predict(tokenizer.transform(epochs_test))
+        return TokenTransformerClassifier(codebook=codebook).fit(tokens_train, y_train).predict(tokens_test)
 
-    return predict
-
-
-def tfm_transformer(name_or_path: str) -> Method:
-    """:func:`token_transformer` on ``TFMTokenizer.load(name_or_path)``; MethodUnavailable if it cannot load."""
-    try:
-        from tfsignal.tokenizers import TFMTokenizer
-
-        tokenizer = TFMTokenizer.load(name_or_path)
-    except Exception as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise MethodUnavailable(
-            f"cannot load TFM tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
-        ) from None
-    return token_transformer(tokenizer)
+    return TokenMethod(tokenizer.transform, predict)
 
 
-def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> Method:
+def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> TokenMethod:
     """Sample-level tokens + MEG-GPT (``meg-gpt-tiny`` with one channel embedding per electrode) and
     its classification head, trained from scratch on random 80-sample (320 ms) windows of the
     training epochs; a test epoch's class probabilities are averaged over its windows."""
@@ -184,9 +177,8 @@ def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> Method:
         cut = tokens[..., : n * context].reshape(*tokens.shape[:2], n, context)
         return torch.from_numpy(cut.transpose(0, 2, 1, 3).astype(np.int64))
 
-    def predict(epochs_train, y_train, epochs_test) -> np.ndarray:
+    def predict(train, y_train, test) -> np.ndarray:
         torch.manual_seed(seed)
-        train, test = tokenizer.transform(epochs_train), tokenizer.transform(epochs_test)
         classes, labels = np.unique(y_train, return_inverse=True)
         model = models.create(
             "meg-gpt-tiny", n_channels=train.shape[1], vocab_size=tokenizer.n_codes, n_classes=len(classes)
@@ -209,30 +201,16 @@ def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> Method:
             probs = model.classify(test_windows.flatten(0, 1)).softmax(-1).view(len(test), -1, len(classes))
         return classes[probs.mean(1).argmax(-1).numpy()]
 
-    return predict
+    return TokenMethod(tokenizer.transform, predict)
 
 
-def sample_meggpt(name_or_path: str) -> Method:
-    """:func:`meggpt_head` on ``SampleTokenizer.load(name_or_path)``; MethodUnavailable if it cannot load."""
-    try:
-        from tfsignal.tokenizers import SampleTokenizer
-
-        tokenizer = SampleTokenizer.load(name_or_path)
-    except Exception as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise MethodUnavailable(
-            f"cannot load sample tokenizer {name_or_path!r} ({type(err).__name__}: {detail})"
-        ) from None
-    return meggpt_head(tokenizer)
-
-
-# name -> builder(args) -> Method. A builder raises MethodUnavailable to have its method skipped.
-METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
+# name -> builder(args) -> Method or TokenMethod. A builder raises MethodUnavailable to have its method skipped.
+METHODS: dict[str, Callable[[argparse.Namespace], Method | TokenMethod]] = {
     "csp_lda": lambda args: csp_lda,
     "bandpower_lr": lambda args: bandpower_lr,
-    "tfm_hist_lr": lambda args: tfm_hist_lr(args.tokenizer),
-    "tfm_transformer": lambda args: tfm_transformer(args.tokenizer),
-    "meggpt_head": lambda args: sample_meggpt(args.sample_tokenizer),
+    "tfm_hist_lr": lambda args: token_hist_lr(load_tokenizer("TFM", args.tokenizer)),
+    "tfm_transformer": lambda args: token_transformer(load_tokenizer("TFM", args.tokenizer)),
+    "meggpt_head": lambda args: meggpt_head(load_tokenizer("sample", args.sample_tokenizer)),
 }
 
 
@@ -265,12 +243,16 @@ def load_task(args: argparse.Namespace):
     return load_mental_arithmetic(args.data, window_s=args.window)
 
 
-def evaluate(method: Method, epochs, y: np.ndarray, subjects: np.ndarray, splitter) -> dict:
+def evaluate(method: Method | TokenMethod, epochs, y: np.ndarray, subjects: np.ndarray, splitter) -> dict:
     """Scores of ``method`` on every fold of ``splitter`` (subjects as groups), and their mean and std."""
     folds = []
     started = time.time()
+    if isinstance(method, TokenMethod):
+        inputs, predict = method.tokenize(epochs), method.predict
+    else:
+        inputs, predict = epochs, method
     for train, test in splitter.split(y, y, groups=subjects):
-        predicted = np.asarray(method(epochs[train], y[train], epochs[test]))
+        predicted = np.asarray(predict(inputs[train], y[train], inputs[test]))
         if predicted.shape != (len(test),):
             raise RuntimeError(f"a method returned predictions shaped {predicted.shape} for {len(test)} epochs")
         folds.append(

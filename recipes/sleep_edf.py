@@ -40,6 +40,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -289,6 +290,56 @@ def report(out: Path, summary: dict) -> None:
     print(json.dumps(summary))
 
 
+def score_and_report(
+    args: argparse.Namespace,
+    settings: dict,
+    find_data: Callable[[], object],
+    prepare: Callable[[], dict],
+    class_names,
+    dataset: str,
+    unit: str,
+    started: float,
+) -> int:
+    """The end of recipes.sleep_edf and recipes.tuev: tokens, scores and the report; returns the exit code.
+
+    ``find_data()`` raises InputFileError on a wrong --root, so that it is reported before any output
+    folder is made. The tokens come from OUT/tokens.npz when it was saved with the same ``settings``,
+    else from ``prepare()`` (the arrays train/test_tokens, _labels, _subjects and n_codes). A user's
+    mistake is one line on stderr and exit code 2. ``unit`` names the examples in the summary ("epochs", "windows").
+    """
+    out = Path(args.out).expanduser()
+    try:
+        if out.exists() and not out.is_dir():
+            raise InputFileError(out, "is a file; --out takes a folder")
+        find_data()
+        out.mkdir(parents=True, exist_ok=True)
+        data = cached_tokens(out / "tokens.npz", settings, prepare)
+        metrics = score_tokens(
+            data["train_tokens"],
+            data["train_labels"],
+            data["test_tokens"],
+            data["test_labels"],
+            int(data["n_codes"]),
+            class_names,
+            seed=args.seed,
+        )
+    except (InputFileError, FileNotFoundError, ValueError, ImportError) as err:
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    summary = {
+        "dataset": dataset,
+        "tokenizer": args.tokenizer,
+        **metrics,
+        f"train_{unit}": len(data["train_labels"]),
+        f"test_{unit}": len(data["test_labels"]),
+        "train_subjects": len(set(data["train_subjects"].tolist())),
+        "test_subjects": len(set(data["test_subjects"].tolist())),
+        "seconds": round(time.time() - started, 1),
+    }
+    report(out, summary)
+    return 0
+
+
 def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
@@ -316,7 +367,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.time()
-    out = Path(args.out).expanduser()
     settings = {
         "root": str(Path(args.root).expanduser().resolve()),
         **{key: getattr(args, key) for key in ("tokenizer", "study", "max_subjects", "test_fraction", "wake_minutes")},
@@ -338,36 +388,16 @@ def main(argv=None) -> int:
             "n_codes": np.asarray(tokenizer.n_codes),
         }
 
-    try:
-        if out.exists() and not out.is_dir():
-            raise InputFileError(out, "is a file; --out takes a folder")
-        find_recordings(args.root, args.study)  # a wrong root is reported before any output folder is made
-        out.mkdir(parents=True, exist_ok=True)
-        data = cached_tokens(out / "tokens.npz", settings, prepare)
-        metrics = score_tokens(
-            data["train_tokens"],
-            data["train_labels"],
-            data["test_tokens"],
-            data["test_labels"],
-            int(data["n_codes"]),
-            STAGES,
-            seed=args.seed,
-        )
-    except (InputFileError, FileNotFoundError, ValueError, ImportError) as err:
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
-    summary = {
-        "dataset": "sleep-edf",
-        "tokenizer": args.tokenizer,
-        **metrics,
-        "train_epochs": len(data["train_labels"]),
-        "test_epochs": len(data["test_labels"]),
-        "train_subjects": len(set(data["train_subjects"].tolist())),
-        "test_subjects": len(set(data["test_subjects"].tolist())),
-        "seconds": round(time.time() - started, 1),
-    }
-    report(out, summary)
-    return 0
+    return score_and_report(
+        args,
+        settings,
+        find_data=lambda: find_recordings(args.root, args.study),
+        prepare=prepare,
+        class_names=STAGES,
+        dataset="sleep-edf",
+        unit="epochs",
+        started=started,
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ the folder its files sit in.
 
 Preprocessing (TFM-Tokenizer's datasets_processing/TUEV/process.py and data loaders, which follow
 BIOT's, github.com/ycq091044/BIOT): the referential channels (EEG FP1-REF, ..., in µV) are filtered
-0.1-75 Hz with a 50 Hz notch (--notch-hz; TUH was recorded on 60 Hz mains, but the published
-tokenizer saw 50 Hz-notched data) and turned into the 16 TCP bipolar pairs FP1-F7, F7-T3, T3-T5,
+0.1-75 Hz with a 60 Hz notch and turned into the 16 TCP bipolar pairs FP1-F7, F7-T3, T3-T5,
 T5-O1, FP2-F8, F8-T4, T4-T6, T6-O2, FP1-F3, F3-C3, C3-P3, P3-O1, FP2-F4, F4-C4, C4-P4, P4-O2; the
 signals are resampled to 200 Hz; every line of a .rec file gives one 5 s window (1000 samples)
 centred on its event (2 s either side of a 1 s event; an event marked on several channels gives
@@ -33,7 +32,9 @@ several identical windows, as in the references), each window channel divided by
 percentile of its absolute value. Differences: TFM-Tokenizer resamples to 256 Hz before cutting
 and each window to 200 Hz after (FFT resampling), here the whole recording is resampled once
 (polyphase); where a window runs past either end of the recording the references wrap around to
-the other end, here it is shifted to lie inside the recording.
+the other end, here it is shifted to lie inside the recording; TFM-Tokenizer notches at 50 Hz,
+here at 60 Hz (--notch-hz 50 reproduces it), because TUH EEG was recorded at Temple University
+Hospital, Philadelphia, on the US 60 Hz mains, so a 50 Hz notch leaves the hum in and removes EEG.
 
 Tokens (--tokenizer, default the shipped "tfm") are counted into per-channel histograms and a
 logistic regression is trained on them (recipes.sleep_edf's helpers). The tokens are cached in
@@ -52,19 +53,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recipes.sleep_edf import (
-    cached_tokens,
-    load_tokenizer,
-    positive_int,
-    report,
-    scale_by_q95,
-    score_tokens,
-    tokenize,
-)
+from recipes.sleep_edf import load_tokenizer, positive_int, scale_by_q95, score_and_report, tokenize
 from tfsignal.io import InputFileError, load_eeg
 
 SFREQ = 200  # Hz, the rate windows are resampled to
 WINDOW_SECONDS = 5
+NOTCH_HZ = 60.0  # Hz: TUH EEG was recorded in Philadelphia, on the US 60 Hz mains (TFM-Tokenizer used 50)
 CLASSES = ("spsw", "gped", "pled", "eyem", "artf", "bckg")  # .rec codes 1..6
 SPLITS = ("train", "eval")
 # The 16 bipolar pairs of the temporal central parasagittal (TCP) montage that BIOT and TFM-Tokenizer use.
@@ -173,7 +167,7 @@ def load_recording(
     edf: str | Path,
     rec: str | Path,
     bandpass: tuple[float, float] | None = (0.1, 75.0),
-    notch_hz: float | None = 50.0,
+    notch_hz: float | None = NOTCH_HZ,
     normalize: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(X, labels)`` of one file: X (n_events, 16, 1000) float32 at 200 Hz, labels 0..5 (indices into CLASSES)."""
@@ -202,7 +196,7 @@ def load_recording(
 
 
 def load_tuev(
-    root: str | Path, split: str, max_subjects: int | None = None, notch_hz: float | None = 50.0
+    root: str | Path, split: str, max_subjects: int | None = None, notch_hz: float | None = NOTCH_HZ
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(X, labels, subjects)`` of one split ("train" or "eval"): X (n_events, 16, 1000) at 200 Hz."""
     Xs, labels, subjects = [np.zeros((0, len(TCP_PAIRS), WINDOW_SECONDS * SFREQ), np.float32)], [], []
@@ -228,7 +222,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="folder for tokens.npz and metrics.json")
     parser.add_argument("--tokenizer", default="tfm", help="shipped tokenizer name or saved folder (default: tfm)")
     parser.add_argument("--max-subjects", type=positive_int, help="first N subject folders of each split")
-    parser.add_argument("--notch-hz", type=float, default=50.0, help="notch filter; 0 for none (default: 50)")
+    parser.add_argument(
+        "--notch-hz", type=float, default=NOTCH_HZ, help="mains notch filter; 0 for none (default: %(default)g)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -236,7 +232,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.time()
-    out = Path(args.out).expanduser()
     settings = {
         "root": str(Path(args.root).expanduser().resolve()),
         "tokenizer": args.tokenizer,
@@ -253,36 +248,16 @@ def main(argv=None) -> int:
             arrays[f"{name}_subjects"] = subjects
         return arrays
 
-    try:
-        if out.exists() and not out.is_dir():
-            raise InputFileError(out, "is a file; --out takes a folder")
-        edf_folder(args.root)  # a wrong root is reported before any output folder is made
-        out.mkdir(parents=True, exist_ok=True)
-        data = cached_tokens(out / "tokens.npz", settings, prepare)
-        metrics = score_tokens(
-            data["train_tokens"],
-            data["train_labels"],
-            data["test_tokens"],
-            data["test_labels"],
-            int(data["n_codes"]),
-            CLASSES,
-            seed=args.seed,
-        )
-    except (InputFileError, FileNotFoundError, ValueError, ImportError) as err:
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
-    summary = {
-        "dataset": "tuev",
-        "tokenizer": args.tokenizer,
-        **metrics,
-        "train_windows": len(data["train_labels"]),
-        "test_windows": len(data["test_labels"]),
-        "train_subjects": len(set(data["train_subjects"].tolist())),
-        "test_subjects": len(set(data["test_subjects"].tolist())),
-        "seconds": round(time.time() - started, 1),
-    }
-    report(out, summary)
-    return 0
+    return score_and_report(
+        args,
+        settings,
+        find_data=lambda: edf_folder(args.root),
+        prepare=prepare,
+        class_names=CLASSES,
+        dataset="tuev",
+        unit="windows",
+        started=started,
+    )
 
 
 if __name__ == "__main__":

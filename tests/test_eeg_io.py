@@ -1,5 +1,6 @@
 """tfsignal.io.load_eeg: EDF, BDF, FIF, BrainVision and EEGLAB files written here, and one-line refusals."""
 
+import struct
 import sys
 import warnings
 
@@ -9,6 +10,7 @@ import pytest
 from tfsignal.io import InputFileError, load_eeg
 
 mne = pytest.importorskip("mne")
+FIFF = mne.io.constants.FIFF
 
 CHANNELS = ["Cz", "Pz", "Oz"]
 SFREQ = 100.0
@@ -52,6 +54,25 @@ def test_reads_fif_whatever_its_name(tmp_path, signal):
     check_read(tmp_path / "rec_raw.fif", signal, atol_uv=1e-3)
     raw_of(signal).save(tmp_path / "rec.fif", verbose="error")  # mne warns about such names, unless silenced
     check_read(tmp_path / "rec.fif", signal, atol_uv=1e-3)
+
+
+def test_reads_maxshield_fif_with_a_warning(tmp_path, signal):
+    """A FIF whose samples sit in an internal-active-shielding block, as MEGIN/Elekta MaxShield recordings do."""
+    raw_of(signal).save(tmp_path / "rec_raw.fif", verbose="error")
+    content = (tmp_path / "rec_raw.fif").read_bytes()
+    for tag in (FIFF.FIFF_BLOCK_START, FIFF.FIFF_BLOCK_END):  # tag header: kind, type (int), size, next; then data
+        header = struct.pack(">4i", tag, FIFF.FIFFT_INT, 4, 0)
+        assert content.count(header + struct.pack(">i", FIFF.FIFFB_RAW_DATA)) == 1
+        content = content.replace(
+            header + struct.pack(">i", FIFF.FIFFB_RAW_DATA), header + struct.pack(">i", FIFF.FIFFB_IAS_RAW_DATA)
+        )
+    (tmp_path / "ias_raw.fif").write_bytes(content)
+    with pytest.raises(ValueError, match="allow_maxshield"):
+        mne.io.read_raw_fif(tmp_path / "ias_raw.fif", verbose="error")  # what load_eeg spares its callers
+    with pytest.warns(RuntimeWarning, match=r"ias_raw\.fif: MaxShield data not yet MaxFiltered"):
+        raw = load_eeg(tmp_path / "ias_raw.fif")
+    assert raw.info["maxshield"]
+    np.testing.assert_allclose(raw.get_data() * 1e6, signal, atol=1e-3)
 
 
 def test_reads_brainvision(tmp_path, signal):

@@ -325,6 +325,18 @@ def test_tuev_default_preprocessing_resamples_to_200_hz(tmp_path):
         tuev.load_tuev(tmp_path, "train")
 
 
+def test_tuev_notches_the_us_mains_frequency(tmp_path):
+    """TUH EEG was recorded on 60 Hz mains: the default notch takes out 60 Hz and leaves 50 Hz alone."""
+    sfreq = 250
+    data = np.zeros((len(REFERENTIAL), 20 * sfreq))
+    data[REFERENTIAL.index("EEG FP1-REF")] = tone(60, 20, sfreq) + tone(50, 20, sfreq)  # 40 µV each
+    edf = tmp_path / "a.edf"
+    write_tuev_file(edf, data, [(0, 9.0, 10.0, 1)], sfreq)
+    X, _ = tuev.load_recording(edf, edf.with_suffix(".rec"), normalize=False)  # FP1-F7, 7 s to 12 s at 200 Hz
+    amplitude = np.abs(np.fft.rfft(X[0, 0])) / (X.shape[-1] / 2)  # 0.2 Hz bins
+    assert amplitude[60 * 5] < 2.0 and amplitude[50 * 5] > 36.0
+
+
 def test_tuev_main_scores_planted_events_on_the_eval_split(tmp_path, stand_ins, capsys):
     rng = np.random.default_rng(6)
     sfreq = 250

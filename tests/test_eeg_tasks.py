@@ -178,16 +178,20 @@ class AmplitudeTokenizer(BaseEstimator):
         raise AssertionError("a pre-trained tokenizer must not be refitted")
 
     def transform(self, epochs):
+        self.n_transforms_ += 1
         return np.digitize(np.abs(epochs.get_data() * 1e6), self.edges_)
 
 
-def test_token_methods_use_the_tokenizer_as_trained(root, capsys, monkeypatch):
+def test_token_methods_use_the_tokenizer_as_trained_and_tokenise_once(root, capsys, monkeypatch):
     tokenizer = AmplitudeTokenizer()
     tokenizer.edges_ = np.linspace(0.0, 15.0, tokenizer.n_codes)[1:]  # "trained" before the recipe runs
+    tokenizer.n_transforms_ = 0
     monkeypatch.setitem(eeg_tasks.METHODS, "tfm_hist_lr", lambda args: eeg_tasks.token_hist_lr(tokenizer))
     code, stdout, _ = run_recipe(capsys, "--task", "motor_imagery", "--data", str(root), "--methods", "tfm_hist_lr")
     assert code == 0
-    assert json.loads(stdout[-1])["methods"]["tfm_hist_lr"]["balanced_accuracy"] > 0.8
+    result = json.loads(stdout[-1])["methods"]["tfm_hist_lr"]
+    assert result["balanced_accuracy"] > 0.8 and len(result["folds"]) == 3
+    assert tokenizer.n_transforms_ == 1  # one pass over all epochs serves the three folds
 
 
 class PrecomputedTokens:
@@ -207,8 +211,9 @@ def test_meggpt_head_learns_from_the_tokens():
     y = np.arange(40) % 2
     tokens = rng.integers(0, 8, size=(40, 3, 160))
     tokens[:, 0] = rng.integers(0, 4, size=(40, 160)) + 4 * y[:, None]  # channel 0: codes 0-3 or 4-7
-    predict = eeg_tasks.meggpt_head(PrecomputedTokens(tokens), steps=60)
-    assert (predict(np.arange(30), y[:30], np.arange(30, 40)) == y[30:]).mean() >= 0.9
+    method = eeg_tasks.meggpt_head(PrecomputedTokens(tokens), steps=60)
+    tokens = method.tokenize(np.arange(40))
+    assert (method.predict(tokens[:30], y[:30], tokens[30:]) == y[30:]).mean() >= 0.9
 
 
 def test_a_tokenizer_that_cannot_load_is_skipped_with_the_reason(root, tmp_path, capsys):

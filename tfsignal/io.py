@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,11 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
     EDF/EDF+ (``.edf``), BDF (``.bdf``), raw FIF (``.fif``, ``.fif.gz``), BrainVision (``.vhdr``,
     with its ``.vmrk`` and ``.eeg`` beside it) and EEGLAB (``.set``). Returns the ``mne.io.Raw``
     with its annotations; ``preload=False`` leaves the samples on disk until used.
+
+    FIF files from MEGIN/Elekta systems recorded with MaxShield (internal active shielding) and not
+    yet MaxFiltered are read too, where mne alone would refuse them: ``raw.info["maxshield"]`` is
+    True and a ``RuntimeWarning`` says so, as their samples want Maxwell filtering
+    (``mne.preprocessing.maxwell_filter``) before analysis.
     """
     path = Path(path)
     if not path.exists():
@@ -106,14 +112,21 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
         expected = ", ".join(EEG_READERS)
         raise InputFileError(path, f"unsupported EEG format '{suffix or path.name}' (expected {expected})")
     reader, format_name = EEG_READERS[suffix]
+    options = {"allow_maxshield": True} if suffix == ".fif" else {}
     mne = _import_mne()
     try:
-        raw = getattr(mne.io, reader)(path, preload=preload, verbose="error")
+        raw = getattr(mne.io, reader)(path, preload=preload, verbose="error", **options)
     except Exception as err:  # mne's readers fail on a bad file with many types (ValueError, OSError, KeyError, ...)
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputFileError(path, f"not a readable {format_name} file ({detail})") from None
     if raw.n_times == 0:
         raise InputFileError(path, "contains zero samples")
+    if raw.info.get("maxshield"):  # mne's own warning is silenced with the rest of its output above
+        warnings.warn(
+            f"{path}: MaxShield data not yet MaxFiltered; apply mne.preprocessing.maxwell_filter first",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return raw
 
 
