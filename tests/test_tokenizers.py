@@ -92,6 +92,32 @@ def test_tfm_shapes_channel_independence_and_scale():
         tok.inverse_transform(np.full((1, 5), 64))
 
 
+def test_tfm_inference_path_matches_encode(data_dir):
+    from tfsignal.io import load_eeg
+
+    # the shipped model on 30 s of held-out 64-channel EEG, plus a flat channel and a pure 10 Hz sine
+    # (every frame alike, so the time path's GroupNorm sees no variance over frames)
+    tok = TFMTokenizer.load("tfm")
+    data, _ = tok._prepare(load_eeg(data_dir / "eegmmidb_S006R04_30s.edf"))
+    signals = torch.from_numpy(data[0, :16])
+    signals[0] = 0.0
+    signals[1] = torch.sin(2 * torch.pi * 10 * torch.arange(signals.shape[-1]) / 200)
+    # and an untrained network with two heads per layer and two band-mixer layers
+    torch.manual_seed(0)
+    untrained = TFMTokenizer(**{**TINY_TFM, "freq_depth": 2})._build().eval()
+    for net in (tok.network_, untrained):
+        with torch.inference_mode():
+            spec = net.spectrogram(signals)
+            reference = net.encode(spec, signals)
+            fast = net.encode_inference(spec, signals, chunk_frames=100)  # chunks that split rows
+            torch.testing.assert_close(fast[2:], reference[2:], rtol=0, atol=1e-5)
+            # on the sine both paths lie ~4e-5 from a float64 forward pass (the near-zero variance
+            # over frames amplifies rounding), so it gets a wider tolerance
+            torch.testing.assert_close(fast[:2], reference[:2], rtol=0, atol=1e-4)
+            if net is tok.network_:
+                assert torch.equal(net.tokens(signals), net.quantizer.codes(reference))
+
+
 def test_tfm_learns_to_reconstruct_and_separate_rhythms():
     rng = np.random.default_rng(2)
     slow, fast = oscillation(6.0, 4, 30.0, 200.0, rng), oscillation(30.0, 4, 30.0, 200.0, rng)

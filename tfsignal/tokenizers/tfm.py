@@ -15,6 +15,10 @@ Pradeepkumar et al., "Single-channel EEG tokenization through time-frequency mod
 - Training masks half of the 20 bands and half of the frames of the spectrogram the frequency path
   sees; the complementary masked view is encoded too and both reconstruct the whole spectrogram.
 
+Tokens come from ``TFMNet.encode_inference``, the same maths as ``encode`` (which training uses)
+with the channels last and the frames in chunks, about 3x faster on one CPU thread and equal to ~1e-5
+(``tests/test_tokenizers.py``).
+
 Departures: the spectrogram is scaled by 1 / sqrt(n_fft) (``torch.stft(normalized=True)``; the
 reference leaves it unscaled, which made the tanh decoder train many times slower here); dead
 codes are restarted on encoder outputs (see ``vq.py``); masks are drawn per example rather than
@@ -83,6 +87,21 @@ class LinearTransformerLayer(nn.Module):
         x = x + self.drop(self.out(attended))
         return x + self.drop(self.ffn(self.norm2(x)))
 
+    def forward_inference(self, x: Tensor) -> Tensor:  # (B, L, dim)
+        """:meth:`forward` in eval mode, with all heads in one product and no (B, H, L, d) layout.
+
+        Each head's (d, d) context is a diagonal block of one (dim, dim) matrix whose other blocks
+        are zeroed, so the heads do not mix.
+        """
+        dim = x.shape[-1]
+        q, k, v = self.qkv(self.norm1(x)).split(dim, dim=-1)  # each (B, L, dim)
+        q = q.unflatten(-1, (self.heads, -1)).softmax(-1).flatten(2)  # over each head's features
+        k = k.softmax(dim=1)  # over positions
+        block = x.new_ones(dim // self.heads, dim // self.heads)
+        context = torch.bmm(k.transpose(1, 2), v) * torch.block_diag(*[block] * self.heads)  # (B, dim, dim)
+        x = x + self.out(torch.bmm(q, context))
+        return x + self.ffn(self.norm2(x))
+
 
 def conv_stack(in_channels: int, dim: int, out_channels: int, kernel: int, stride: int) -> nn.Sequential:
     """Strided patch conv, then two 1x1 convs; each followed by GELU and GroupNorm."""
@@ -90,6 +109,36 @@ def conv_stack(in_channels: int, dim: int, out_channels: int, kernel: int, strid
     for c_in, c_out, k, s in ((in_channels, dim, kernel, stride), (dim, dim, 1, 1), (dim, out_channels, 1, 1)):
         layers += [nn.Conv1d(c_in, c_out, k, s), nn.GELU(), nn.GroupNorm(dim // 4, c_out)]
     return nn.Sequential(*layers)
+
+
+# ---- inference path: the same maths on channels-last (N, L, C) tensors ------------------------------
+# Conv1d wants (N, C, L) and the transformer (N, L, C); on CPU the transposes between them, and passes
+# over a batch of frames too big for the cache, cost more than the matrix products. These functions
+# compute what the modules compute (eval mode: no dropout) with the channels last throughout.
+
+
+def group_norm_channels_last(x: Tensor, norm: nn.GroupNorm) -> Tensor:
+    """``norm`` applied to (N, L, C): statistics over L and each group's channels."""
+    batch, length, channels = x.shape
+    groups = norm.num_groups
+    count = length * channels // groups
+    mean = x.sum(1).view(batch, groups, -1).sum(-1, keepdim=True) / count  # (N, G, 1)
+    # centred before the variance (two passes), as stable as F.group_norm on near-constant input
+    centred = x - mean.expand(-1, -1, channels // groups).reshape(batch, 1, channels)  # (N, L, C)
+    variance = centred.square().sum(1).view(batch, groups, -1).sum(-1, keepdim=True) / count
+    scale = torch.rsqrt(variance + norm.eps) * norm.weight.view(groups, -1)  # (N, G, C/G)
+    return torch.addcmul(norm.bias, centred, scale.view(batch, 1, channels))
+
+
+def conv_stack_channels_last(stack: nn.Sequential, patches: Tensor) -> Tensor:
+    """A :func:`conv_stack` whose input (1 channel) is already cut into its strided patches.
+
+    (N, L, kernel) -> (N, L, out_channels): the patch conv and the 1x1 convs are matrix products.
+    """
+    x = patches
+    for conv, norm in zip(stack[0::3], stack[2::3]):
+        x = group_norm_channels_last(F.gelu(F.linear(x, conv.weight.flatten(1), conv.bias)), norm)
+    return x
 
 
 class TFMNet(nn.Module):
@@ -141,9 +190,45 @@ class TFMNet(nn.Module):
         """Code vectors (B, T, dim) -> spectrogram (B, n_freq, T)."""
         return self.to_spectrum(self.decoder(codes)).transpose(1, 2)
 
+    def encode_inference(self, spec: Tensor, x: Tensor, chunk_frames: int = 1024) -> Tensor:
+        """:meth:`encode` as in eval mode, faster on CPU: channels last, frames in chunks.
+
+        The frequency path treats every frame alone, so it runs ``chunk_frames`` frames at a time:
+        few enough for the cache, many enough that per-operation overhead (and, with several
+        threads, their synchronisation) stays small.
+        """
+        c = self.config
+        batch, n_freq, frames = spec.shape
+        spec_frames = spec.transpose(1, 2).reshape(batch * frames, n_freq)
+        spectral = torch.cat(
+            [self._band_features(spec_frames[i : i + chunk_frames]) for i in range(0, batch * frames, chunk_frames)]
+        ).view(batch, frames, -1)  # (B, T, dim/2)
+        temporal = conv_stack_channels_last(self.time_embed, x.unfold(-1, c.n_fft, c.hop_length))  # (B, T, dim/2)
+        z = torch.cat([spectral, temporal], dim=-1)  # (B, T, dim)
+        for layer in self.frame_mixer:
+            z = layer.forward_inference(z)
+        return z
+
+    def _band_features(self, spec_frames: Tensor) -> Tensor:
+        """Frequency path of :meth:`encode_inference`: (N, n_freq) -> (N, dim/2)."""
+        c = self.config
+        n = spec_frames.shape[0]
+        bands = conv_stack_channels_last(self.band_embed, spec_frames.view(n, -1, c.band_width))  # (N, n_bands, dim)
+        for layer in self.band_mixer:
+            bands = layer.forward_inference(bands)
+        # the strided gate and value convs as one product over each group's band_width x dim inputs
+        weight = torch.cat([self.band_gate.weight, self.band_value.weight]).transpose(1, 2).flatten(1)
+        bias = torch.cat([self.band_gate.bias, self.band_value.bias])
+        grouped = bands.reshape(n, -1, c.band_width * c.dim)  # (N, groups, band_width * dim)
+        gate, value = F.linear(grouped, weight, bias).chunk(2, dim=-1)  # each (N, groups, dim/8)
+        return (torch.sigmoid(gate) * value).transpose(1, 2).reshape(n, -1)  # channel-major, as in encode
+
     def tokens(self, x: Tensor) -> Tensor:
-        """Signal (B, samples) -> tokens (B, T)."""
-        return self.quantizer.codes(self.encode(self.spectrogram(x), x))
+        """Signal (B, samples) -> tokens (B, T), as in eval mode (through :meth:`encode_inference`)."""
+        z = self.encode_inference(self.spectrogram(x), x)  # (B, T, dim)
+        # 1024 frames at a time, so that the (frames, n_codes) similarities stay in cache
+        codes = [self.quantizer.codes(part) for part in z.flatten(0, 1).split(1024)]
+        return torch.cat(codes).view(z.shape[:2])
 
     def masks(self, batch: int, frames: int, generator: torch.Generator | None = None) -> Tensor:
         """Keep-mask (B, n_freq, T): half the bands and half the frames hidden, as their intersection kept."""
