@@ -41,6 +41,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--val-folds", type=int, default=4, help="cross-validation folds of train that pick the epochs")
     parser.add_argument(
+        "--selection",
+        choices=["loss", "accuracy"],
+        default="loss",
+        help="what picks the epoch on the held-out folds: pooled cross-entropy (default) or accuracy",
+    )
+    parser.add_argument(
         "--no-refit",
         action="store_true",
         help="with --val-folds 1: keep the best validation network, no refit",
@@ -109,6 +115,7 @@ def main(argv=None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         patience=args.patience,
+        selection=args.selection,
         val_folds=args.val_folds,
         refit=not args.no_refit,
         seq_len=max(x.shape[1] for x in train + test),  # lengths only: JapaneseVowels' test runs longer
@@ -132,7 +139,9 @@ def main(argv=None) -> int:
         "seconds": round(seconds, 1),
         "params": clf.n_params_,
         "selected_epoch": clf.best_epoch_,
+        "selection": args.selection,
         "val_accuracy": round(clf.val_accuracy_, 4),
+        "val_loss": round(clf.val_loss_, 4),
         "periods": clf.periods_,
         "train": len(train),
         "test": len(test),

@@ -59,6 +59,39 @@ def test_val_folds_below_one_is_refused():
         SeriesClassifier(val_folds=0).fit(X, y)
 
 
+@pytest.mark.parametrize("selection, expected", [("loss", 3), ("accuracy", 6)])
+def test_the_selected_epoch_follows_the_pooled_loss_or_accuracy(monkeypatch, selection, expected):
+    # Scripted held-out results per epoch (summed over folds): the loss is lowest at epoch 3, the
+    # accuracy highest at epoch 6 (after the loss has turned up, as on BasicMotions' folds).
+    losses = [1.0, 0.8, 0.5, 0.6, 0.7, 0.9, 1.0, 1.1]
+    correct = [0.5, 0.6, 0.7, 0.7, 0.7, 0.9, 0.8, 0.8]
+    calls = []
+
+    def scripted(net, X, mask, y):
+        epoch = len(calls) // 2  # two folds score per epoch
+        calls.append(epoch)
+        return correct[epoch] * len(y), losses[epoch] * len(y)
+
+    monkeypatch.setattr("tfsignal.classification._evaluate", scripted)
+    monkeypatch.setattr(SeriesClassifier, "_epoch", lambda *args: 0.0)
+    X, y = planted(8, 0)
+    clf = SeriesClassifier(epochs=8, patience=8, val_folds=2, selection=selection, progress=False)
+    clf.classes_ = np.unique(y)
+    labels = np.searchsorted(clf.classes_, y)
+    clf.periods_ = [8]
+    Xp = np.zeros((8, 16, 1), np.float32)
+    _, best = clf._run(Xp, np.zeros((8, 16), bool), labels, 8, clf._folds(labels), "select")
+    assert best == expected
+    assert clf.val_loss_ == pytest.approx(losses[expected - 1])
+    assert clf.val_accuracy_ == pytest.approx(correct[expected - 1])
+
+
+def test_unknown_selection_is_refused():
+    X, y = planted(8, 0)
+    with pytest.raises(ValueError, match="selection"):
+        SeriesClassifier(selection="f1").fit(X, y)
+
+
 def test_resample_keeps_a_straight_line_and_fills_missing_steps():
     line = np.linspace(-1.0, 3.0, 17, dtype=np.float32)
     holes = line.copy()
