@@ -1,8 +1,8 @@
 """EEG tokenisation on CPU: seconds to tokenise one hour of 64-channel EEG at 256 Hz.
 
-    python benchmarks/tokenize.py                         # shipped tfm (small preset), 1 and 2 threads
-    python benchmarks/tokenize.py --tokenizer paper --minutes 5 --threads 2
-    python benchmarks/tokenize.py --tokenizer sample --minutes 5
+    python benchmarks/eeg_tokenize.py                         # shipped tfm (small preset), 1 and 2 threads
+    python benchmarks/eeg_tokenize.py --tokenizer paper --minutes 5 --threads 2
+    python benchmarks/eeg_tokenize.py --tokenizer sample --minutes 5
 
 The input is simulated EEG (``tfsignal.simulate.simulate_eeg``; speed does not depend on the
 content). The time covers everything ``transform`` does: resampling 256 -> 200 Hz (250 Hz for the
