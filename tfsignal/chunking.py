@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -52,20 +53,21 @@ def chunked_apply(
         return fn(x)
     hop = chunk - overlap
     n_chunks = 1 + -(-(length - chunk) // hop)
-    padded = torch.nn.functional.pad(x, (0, (n_chunks - 1) * hop + chunk - length))
     starts = [i * hop for i in range(n_chunks)]
-    out: Tensor | None = None
+    out: Tensor | None = None  # (channels, [k,] length): the only whole-length buffer besides x
     bar = tqdm(total=n_chunks * channels, unit="chunk", disable=not progress, leave=False)
     for c in range(channels):
         for i in range(0, n_chunks, batch_size):
             batch_starts = starts[i : i + batch_size]
-            pieces = torch.stack([padded[c, s : s + chunk] for s in batch_starts])  # (n, chunk)
+            # the last chunk runs past the end: zero-pad that piece alone, not a copy of all of x
+            pieces = torch.stack([F.pad(x[c, s : s + chunk], (0, max(s + chunk - length, 0))) for s in batch_starts])
             y = fn(pieces)  # (n, chunk) or (n, k, chunk)
             if out is None:
-                out = y.new_zeros((channels, *y.shape[1:-1], padded.shape[-1]))
+                out = y.new_zeros((channels, *y.shape[1:-1], length))
             for j, s in enumerate(batch_starts):
                 w = crossfade_window(chunk, overlap, s == 0, s == starts[-1]).to(y)
-                out[c, ..., s : s + chunk] += y[j] * w
+                kept = min(chunk, length - s)
+                out[c, ..., s : s + kept] += (y[j] * w)[..., :kept]
             bar.update(len(batch_starts))
     bar.close()
-    return out[..., :length]
+    return out

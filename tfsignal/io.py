@@ -173,7 +173,8 @@ def save_audio(
         raise InputFileError(path, f"nothing to write: samples shaped {x.shape}")
     if not np.isfinite(x).all():
         raise InputFileError(path, "refusing to write NaN or Inf samples")
-    data = x if x.ndim == 1 else x.T  # soundfile wants (time, channels)
+    # soundfile wants (time, channels); a mono (1, T) goes in as (T,), so no transposed copy is made
+    data = x if x.ndim == 1 else x[0] if x.shape[0] == 1 else x.T
     ext = path.suffix.lstrip(".").upper() or "WAV"
     ext = {"OGA": "OGG", "AIF": "AIFF"}.get(ext, ext)
     if ext not in sf.available_formats():
