@@ -112,3 +112,52 @@ def test_saved_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("rates", [(44100, 16000), (48000, 16000), (8000, 16000), (16000, 22050), (16000, 16000)])
+def test_resample_span_reads_a_window_and_matches_the_whole_signal(rates):
+    from tfsignal.frontends.resample import resample_span, resampled_length
+
+    x = np.random.default_rng(0).standard_normal((2, 30011)).astype(np.float32)
+    whole = resample(x, *rates)
+    m = resampled_length(x.shape[-1], *rates)
+    assert whole.shape[-1] == m
+    reads = []
+
+    def read(i0, i1):
+        reads.append(i1 - i0)
+        return x[:, i0:i1]
+
+    cuts = [0, 1, 977, 5000, 5001, m // 2, m - 3, m]
+    pieces = [resample_span(read, x.shape[-1], *rates, a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    np.testing.assert_array_equal(np.concatenate(pieces, axis=-1), whole)  # same samples, not just close
+    assert max(reads) < x.shape[-1] // 2 + 1000  # each span read only its neighbourhood
+    with pytest.raises(ValueError, match="outside"):
+        resample_span(read, x.shape[-1], *rates, 0, m + 1)
+
+
+def test_audio_reader_and_streaming_writer(tmp_path):
+    from tfsignal.io import AudioReader, audio_writer
+
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, (2, 4000)).astype(np.float32)
+    out = tmp_path / "out.flac"
+    with audio_writer(out, 8000, 2, subtype="PCM_24") as write:
+        write(x[:, :1500])
+        assert not out.exists()  # published only when complete
+        write(x[:, 1500:])
+    with AudioReader(out) as reader:
+        assert (reader.rate, reader.channels, reader.frames) == (8000, 2, 4000)
+        np.testing.assert_allclose(reader.read(1000, 3000), x[:, 1000:3000], atol=1e-6)
+        with pytest.raises(InputFileError, match="ends at sample 4000"):
+            reader.read(3000, 5000)
+    with pytest.raises(InputFileError, match="NaN"), audio_writer(out, 8000, 2, overwrite=True) as write:
+        write(x)
+        write(np.full((2, 10), np.nan, np.float32))
+    np.testing.assert_allclose(sf.read(out, always_2d=True)[0].T, x, atol=1e-6)  # the old file survives
+    assert [p.name for p in tmp_path.iterdir()] == ["out.flac"]  # no temporary left behind
+    with pytest.raises(InputFileError, match="already exists"):
+        audio_writer(out, 8000, 2).__enter__()
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 1)), 8000)
+    with pytest.raises(InputFileError, match="zero samples"):
+        AudioReader(empty)

@@ -41,3 +41,28 @@ def test_recipe_refuses_a_folder_without_pairs(tmp_path, capsys):
 
     assert main(["--root", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_starter_recipe_fine_tunes_the_shipped_weights(tmp_path, data_dir, capsys):
+    from safetensors.torch import load_file
+
+    from recipes.starter.train import main
+
+    speech, _ = load_audio(data_dir / "speech_libri.flac")
+    rain, _ = load_audio(data_dir / "noise_rain.flac")
+    save_audio(tmp_path / "clean.wav", speech[:32000], 16000)
+    save_audio(tmp_path / "noise.wav", rain[:32000], 16000)
+    for kind, x in (("clean", speech[:16000]), ("noisy", speech[:16000] + 0.3 * rain[:16000])):
+        (tmp_path / "data/val" / kind).mkdir(parents=True)
+        save_audio(tmp_path / f"data/val/{kind}/a.wav", x, 16000)
+    splits = {"clean": {"train": ["clean.wav"]}, "noise": {"train": ["noise.wav"]}}
+    (tmp_path / "data/splits.json").write_text(json.dumps(splits))
+    args = ["--corpus", str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
+    args += ["--steps", "1", "--batch-size", "1", "--segment-seconds", "0.5", "--val-every", "1", "--val-clips", "1"]
+    assert main([*args, "--init", "enhancer", "--lr", "1e-9"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["init"] == "enhancer"
+    tuned = load_file(str(tmp_path / "run/best.safetensors"))
+    shipped = models.load("enhancer").state_dict()
+    assert max(float((tuned[k] - shipped[k]).abs().max()) for k in shipped) < 1e-6  # it started from them
+    assert main([*args, "--out", str(tmp_path / "run2"), "--init", "no-such-model"]) == 2
+    assert "no such model" in capsys.readouterr().err

@@ -10,8 +10,11 @@ where a model lacks context) get no weight. A model whose receptive field reache
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -31,6 +34,62 @@ def crossfade_window(chunk: int, overlap: int, first: bool, last: bool) -> Tenso
     return w
 
 
+def chunked_stream(
+    fn: Callable[[Tensor], Tensor],
+    read: Callable[[int, int], Tensor],
+    length: int,
+    chunk: int,
+    overlap: int,
+    batch_size: int = 4,
+    progress: bool = False,
+) -> Iterator[Tensor]:
+    """Chunked processing of a signal that is read piece by piece; yields the output in order.
+
+    ``read(s, e)`` returns input samples ``[s, e)`` as (channels, e - s) of a ``length``-sample
+    signal; ``fn`` maps (n, chunk) to (n, chunk) or (n, k, chunk). The yielded pieces, (channels,
+    [k,] n_i), joined along the last axis are :func:`chunked_apply`'s result, while only about
+    ``batch_size`` chunks of input and output are in memory at a time. A signal no longer than
+    ``chunk`` is processed whole.
+    """
+    if not 0 <= overlap < chunk:
+        raise ValueError(f"overlap must be in [0, chunk={chunk}), got {overlap}")
+    if length <= chunk:
+        yield fn(read(0, length))
+        return
+    hop = chunk - overlap
+    starts = [i * hop for i in range(1 + -(-(length - chunk) // hop))]
+    done = 0  # output before this sample has been yielded
+    pending: Tensor | None = None  # (channels, [k,] n): overlap-added output from `done` on
+    bar = tqdm(unit="chunk", disable=not progress, leave=False)
+    i, per_call = 0, batch_size  # chunk starts per call of fn: batch_size // channels once known
+    while i < len(starts):
+        group = starts[i : i + per_call]
+        block_start = group[0]
+        x = read(block_start, min(group[-1] + chunk, length))  # (C, n)
+        channels = x.shape[0]
+        per_call = max(1, batch_size // channels)
+        group = group[:per_call]  # at most batch_size chunks (of all channels) per call of fn
+        bar.total = len(starts) * channels
+        # the last chunk runs past the end: only that piece is zero-padded
+        at = [s - block_start for s in group]
+        pieces = [F.pad(x[:, a : a + chunk], (0, max(a + block_start + chunk - length, 0))) for a in at]
+        y = fn(torch.cat(pieces))  # (len(group) * C, [k,] chunk), chunk-major
+        y = y.reshape(len(group), channels, *y.shape[1:])
+        end = group[-1] + chunk  # pending must reach the end of the group's last chunk
+        grow = end - done - (0 if pending is None else pending.shape[-1])
+        zeros = y.new_zeros((channels, *y.shape[2:-1], grow))
+        pending = zeros if pending is None else torch.cat([pending, zeros], dim=-1)
+        for j, s in enumerate(group):
+            w = crossfade_window(chunk, overlap, s == 0, s == starts[-1]).to(y)
+            pending[..., s - done : s - done + chunk] += y[j] * w
+        i += len(group)
+        bar.update(len(group) * channels)
+        final = starts[i] if i < len(starts) else length  # no later chunk reaches before this sample
+        yield pending[..., : final - done]
+        pending, done = pending[..., final - done :], final
+    bar.close()
+
+
 def chunked_apply(
     fn: Callable[[Tensor], Tensor],
     x: Tensor,
@@ -43,31 +102,70 @@ def chunked_apply(
 
     ``fn`` maps (n, chunk) to (n, chunk) or (n, k, chunk) (e.g. k separated sources); the result is
     (channels, time) or (channels, k, time). Inputs no longer than ``chunk`` are processed whole.
+    :func:`chunked_stream` does the same reading and yielding piece by piece.
     """
     if x.dim() != 2:
         raise ValueError(f"chunked_apply expects (channels, time), got {tuple(x.shape)}")
-    if not 0 <= overlap < chunk:
-        raise ValueError(f"overlap must be in [0, chunk={chunk}), got {overlap}")
-    channels, length = x.shape
-    if length <= chunk:
-        return fn(x)
-    hop = chunk - overlap
-    n_chunks = 1 + -(-(length - chunk) // hop)
-    starts = [i * hop for i in range(n_chunks)]
-    out: Tensor | None = None  # (channels, [k,] length): the only whole-length buffer besides x
-    bar = tqdm(total=n_chunks * channels, unit="chunk", disable=not progress, leave=False)
-    for c in range(channels):
-        for i in range(0, n_chunks, batch_size):
-            batch_starts = starts[i : i + batch_size]
-            # the last chunk runs past the end: zero-pad that piece alone, not a copy of all of x
-            pieces = torch.stack([F.pad(x[c, s : s + chunk], (0, max(s + chunk - length, 0))) for s in batch_starts])
-            y = fn(pieces)  # (n, chunk) or (n, k, chunk)
-            if out is None:
-                out = y.new_zeros((channels, *y.shape[1:-1], length))
-            for j, s in enumerate(batch_starts):
-                w = crossfade_window(chunk, overlap, s == 0, s == starts[-1]).to(y)
-                kept = min(chunk, length - s)
-                out[c, ..., s : s + kept] += (y[j] * w)[..., :kept]
-            bar.update(len(batch_starts))
-    bar.close()
+    out: Tensor | None = None  # (channels, [k,] time): the only whole-length buffer besides x
+    at = 0
+    for piece in chunked_stream(fn, lambda s, e: x[:, s:e], x.shape[-1], chunk, overlap, batch_size, progress):
+        if out is None:
+            out = piece.new_empty((*piece.shape[:-1], x.shape[-1]))
+        out[..., at : at + piece.shape[-1]] = piece
+        at += piece.shape[-1]
     return out
+
+
+def chunked_file(
+    fn: Callable[[Tensor], Tensor],
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    rate: int,
+    chunk: int,
+    overlap: int,
+    batch_size: int = 4,
+    device: str | torch.device = "cpu",
+    overwrite: bool = False,
+    progress: bool = False,
+    subtype: str | None = None,
+) -> Path:
+    """Run ``fn`` ((n, chunk) -> (n, chunk) at ``rate`` Hz) over the audio file ``src`` and write
+    ``dst`` at ``src``'s own rate and channel count, streaming.
+
+    The file is read, resampled to ``rate``, processed chunk by chunk, resampled back and written
+    block by block, so memory stays flat however long the file is; the samples are those of doing
+    each step on the whole signal (``resample`` -> :func:`chunked_apply` -> ``resample``). ``dst``
+    is written atomically (``subtype``: as in :func:`tfsignal.io.save_audio`) and an existing file is
+    kept unless ``overwrite``; a problem with ``src`` raises :class:`tfsignal.io.InputFileError` and
+    leaves no ``dst``.
+    """
+    from .frontends.resample import resample_span, resampled_length, span_input
+    from .io import AudioReader, audio_writer
+
+    with AudioReader(src) as reader, audio_writer(dst, reader.rate, reader.channels, overwrite, subtype) as write:
+        n, file_rate = reader.frames, reader.rate
+        m = resampled_length(n, file_rate, rate)  # length at the model's rate
+
+        def read_inside(s: int, e: int) -> Tensor:  # model-rate input [s, e), (channels, e - s)
+            return torch.from_numpy(resample_span(reader.read, n, file_rate, rate, s, e)).to(device)
+
+        held = np.zeros((reader.channels, 0), np.float32)  # model-rate output [held_at, held_at + len)
+        held_at = written = 0  # written: file-rate output samples already written
+
+        def read_held(s: int, e: int) -> np.ndarray:
+            return held[:, s - held_at : e - held_at]
+
+        for piece in chunked_stream(fn, read_inside, m, chunk, overlap, batch_size, progress):
+            held = np.concatenate([held, piece.float().cpu().numpy()], axis=-1)
+            ready = held_at + held.shape[-1]
+            stop = n  # the last file-rate sample whose resampling reads no further than `ready`
+            if ready < m:
+                stop = min(n, ready * file_rate // rate)
+                while stop > written and (over := span_input(written, stop, m, rate, file_rate)[1] - ready) > 0:
+                    stop -= over * file_rate // rate + 1
+            if stop > written:
+                write(resample_span(read_held, m, rate, file_rate, written, stop))
+                written = stop
+                keep = span_input(written, min(written + 1, n), m, rate, file_rate)[0]  # needed from here on
+                held, held_at = held[:, keep - held_at :], keep
+    return Path(dst)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,17 @@ from .frontends.resample import resample
 if TYPE_CHECKING:
     import mne
 
-__all__ = ["InputFileError", "load_audio", "load_eeg", "save_audio", "save_text", "audio_info", "check_output_path"]
+__all__ = [
+    "InputFileError",
+    "AudioReader",
+    "audio_writer",
+    "load_audio",
+    "load_eeg",
+    "save_audio",
+    "save_text",
+    "audio_info",
+    "check_output_path",
+]
 
 
 class InputFileError(ValueError):
@@ -167,19 +179,104 @@ def save_audio(
     ``overwrite=True``. ``subtype`` is a libsndfile subtype such as ``"PCM_16"`` or ``"FLOAT"``
     (default: the format's usual one, 16-bit PCM for WAV and FLAC).
     """
-    path = check_output_path(path, overwrite)
     x = np.asarray(x)
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise InputFileError(path, f"nothing to write: samples shaped {x.shape}")
-    if not np.isfinite(x).all():
-        raise InputFileError(path, "refusing to write NaN or Inf samples")
-    # soundfile wants (time, channels); a mono (1, T) goes in as (T,), so no transposed copy is made
-    data = x if x.ndim == 1 else x[0] if x.shape[0] == 1 else x.T
+    with audio_writer(path, sr, 1 if x.ndim == 1 else x.shape[0], overwrite, subtype) as write:
+        write(x)
+    return Path(path)
+
+
+def _sound_format(path: Path) -> str:
     ext = path.suffix.lstrip(".").upper() or "WAV"
     ext = {"OGA": "OGG", "AIF": "AIFF"}.get(ext, ext)
     if ext not in sf.available_formats():
         raise InputFileError(path, f"unknown audio format '.{ext.lower()}'")
-    return write_atomically(path, lambda tmp: sf.write(tmp, data, int(sr), subtype=subtype, format=ext))
+    return ext
+
+
+@contextmanager
+def audio_writer(
+    path: str | os.PathLike, sr: int, channels: int, overwrite: bool = False, subtype: str | None = None
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write an audio file block by block, atomically: ``with audio_writer(...) as write: write(x)``.
+
+    Each ``x`` is (time,) for one channel or (channels, time). The samples go to a temporary file
+    beside ``path`` that becomes ``path`` only when the block ends without error; an existing file
+    is kept unless ``overwrite``. NaN or Inf samples are refused (and nothing is written).
+    """
+    path = check_output_path(path, overwrite)
+    ext = _sound_format(path)
+    with atomic_path(path) as tmp, sf.SoundFile(tmp, "w", int(sr), int(channels), subtype, format=ext) as f:
+
+        def write(x: np.ndarray) -> None:
+            x = np.asarray(x)
+            if (x.shape[0] if x.ndim == 2 else 1) != channels or x.ndim not in (1, 2):
+                raise ValueError(f"expected {channels} channel(s), got samples shaped {x.shape}")
+            if not np.isfinite(x).all():
+                raise InputFileError(path, "refusing to write NaN or Inf samples")
+            # soundfile wants (time, channels); one channel goes in as (T,), so no transposed copy
+            f.write(x if x.ndim == 1 else x[0] if channels == 1 else x.T)
+
+        yield write
+
+
+class AudioReader:
+    """Blocks of an audio file without reading all of it: ``with AudioReader(path) as r: r.read(i0, i1)``.
+
+    ``rate``, ``channels`` and ``frames`` come from the header; :meth:`read` returns samples
+    ``[i0, i1)`` as float32 (channels, i1 - i0). Problems raise :class:`InputFileError`.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        _check_readable(self.path)
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+            raise InputFileError(self.path, f"not a readable audio file ({err})") from None
+        self.rate, self.channels, self.frames = int(self._file.samplerate), self._file.channels, self._file.frames
+        if self.frames <= 0:
+            self.close()
+            raise InputFileError(self.path, "contains zero samples")
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        try:
+            self._file.seek(start)
+            data = self._file.read(stop - start, dtype="float32", always_2d=True)  # (time, channels)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+            raise InputFileError(self.path, f"unreadable at sample {start} ({err})") from None
+        if data.shape[0] != stop - start:
+            end = start + data.shape[0]
+            raise InputFileError(self.path, f"ends at sample {end}, before the {self.frames} its header gives")
+        if not np.isfinite(data).all():
+            raise InputFileError(self.path, "contains NaN or Inf samples")
+        return np.ascontiguousarray(data.T)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``path`` to write; published as ``path`` when the ``with`` block ends
+    without error, deleted otherwise, so a crash never leaves a partial file and ``path`` as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def write_atomically(path: Path, write) -> Path:
@@ -187,15 +284,8 @@ def write_atomically(path: Path, write) -> Path:
 
     A crash or error leaves no partial file behind and ``path`` as it was.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -4,6 +4,7 @@
     python -m recipes.starter.train --corpus ../shared/data/speech --data runs/starter/data \\
         --model mambattention-tiny --out runs/starter/tiny --steps 3000 --max-minutes 55
     torchrun --nproc_per_node 2 -m recipes.starter.train ...   # data-parallel, same flags
+    python -m recipes.starter.train ... --init enhancer --lr 3e-4  # fine-tune the shipped weights
 
 Training mixtures come from the train speakers and train noise files of ``splits.json`` (written
 by prepare); validation scores a fixed subset of ``val/`` after every ``--val-every`` steps and
@@ -36,6 +37,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", required=True, help="output folder of recipes.starter.prepare (splits.json, val/)")
     parser.add_argument("--out", default="runs/starter/model", help="checkpoints, log and best weights")
     parser.add_argument("--model", default="mambattention-tiny", help=f"one of {', '.join(models.available())}")
+    parser.add_argument(
+        "--init",
+        help="start from these weights instead of a fresh model: a shipped name (enhancer) or a folder/path "
+        "with .json + .safetensors; its configuration replaces --model",
+    )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--segment-seconds", type=float, default=1.0)
@@ -64,7 +70,15 @@ def main(argv=None) -> int:
         print(f"{splits_path}: missing; run python -m recipes.starter.prepare first", file=sys.stderr)
         return 2
     splits = json.loads(splits_path.read_text())
-    model = models.create(args.model)
+    if args.init:
+        try:
+            model = models.load(args.init).train()
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        args.model = model.registry_name
+    else:
+        model = models.create(args.model)
     rate = model.sample_rate
     dataset = MixingDataset(
         [corpus / p for p in splits["clean"]["train"]],
@@ -83,6 +97,7 @@ def main(argv=None) -> int:
     if trainer.rank == 0:
         summary = {
             "model": args.model,
+            "init": args.init,
             "params": sum(p.numel() for p in model.parameters()),
             "steps": trainer.step,
             "best_pesq": trainer.best,

@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spectrogram",
         metavar="PNG",
-        help="also draw input and output spectrograms: a .png file for one input, a folder for several",
+        help="also draw input and output spectrograms (the first ten minutes): a .png file for one input, "
+        "a folder for several",
     )
     parser.set_defaults(func=run)
 
@@ -83,13 +84,19 @@ def plan_pictures(inputs, target: str):
     return [out / f"{p.stem}.png" for p in inputs]
 
 
+PICTURE_SECONDS = 600  # --spectrogram draws at most the first ten minutes
+
+
 def process_files(model, inputs, outputs, args) -> int:
-    """Enhance each input into its output; a bad file is reported and the batch goes on."""
+    """Enhance each input into its output; a bad file is reported and the batch goes on.
+
+    Each file streams through :func:`tfsignal.chunking.chunked_file` (read, resample, overlap-added
+    chunks, resample back, write block by block), so memory does not grow with its length.
+    """
     import torch
 
-    from tfsignal.chunking import chunked_apply
-    from tfsignal.frontends import resample
-    from tfsignal.io import InputFileError, check_output_path, load_audio, save_audio
+    from tfsignal.chunking import chunked_file
+    from tfsignal.io import AudioReader, InputFileError, check_output_path
 
     from .common import warn
 
@@ -104,18 +111,27 @@ def process_files(model, inputs, outputs, args) -> int:
             check_output_path(dst, args.overwrite)
             if picture is not None:
                 check_output_path(picture, args.overwrite)
-            x, file_rate = load_audio(src, mono=False)  # (C, T)
-            inside = torch.from_numpy(resample(x, file_rate, rate)).to(args.device)
+            with AudioReader(src) as reader:  # checked before the model starts; long files get a progress bar
+                long = reader.frames > 4 * args.chunk_seconds * reader.rate
             with torch.inference_mode():
-                y = chunked_apply(model.enhance, inside, chunk, chunk // 4, progress=inside.shape[-1] > 4 * chunk)
-            y = resample(y.cpu().numpy(), rate, file_rate)[..., : x.shape[-1]]
-            save_audio(dst, y, file_rate, overwrite=args.overwrite)
+                chunked_file(
+                    model.enhance,
+                    src,
+                    dst,
+                    rate,
+                    chunk,
+                    chunk // 4,
+                    device=args.device,
+                    overwrite=args.overwrite,
+                    progress=long,
+                )
             print(dst)
             if picture is not None:
                 from tfsignal.plot import spectrogram_comparison
 
-                first = lambda a: a if a.ndim == 1 else a[0]  # noqa: E731
-                spectrogram_comparison(first(x), first(y), file_rate, picture, overwrite=args.overwrite)
+                with AudioReader(src) as a, AudioReader(dst) as b:
+                    n = min(a.frames, int(PICTURE_SECONDS * a.rate))
+                    spectrogram_comparison(a.read(0, n)[0], b.read(0, n)[0], a.rate, picture, overwrite=args.overwrite)
                 print(picture)
         except InputFileError as err:
             warn(str(err))

@@ -38,3 +38,46 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int, axis: int = -1) -> np.
     up, down = target_sr // g, orig_sr // g
     y = resample_poly(x, up, down, axis=axis, window=_lowpass(up, down))
     return y.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
+
+
+def _ratio(orig_sr: int, target_sr: int) -> tuple[int, int]:
+    g = gcd(int(orig_sr), int(target_sr))
+    return int(target_sr) // g, int(orig_sr) // g
+
+
+def resampled_length(n: int, orig_sr: int, target_sr: int) -> int:
+    """Number of samples :func:`resample` returns for ``n`` input samples."""
+    up, down = _ratio(orig_sr, target_sr)
+    return -(-n * up // down)
+
+
+def span_input(start: int, stop: int, n: int, orig_sr: int, target_sr: int) -> tuple[int, int]:
+    """The input samples ``[i0, i1)`` that samples ``[start, stop)`` of ``resample(x)`` depend on
+    (``x`` has ``n`` samples); ``i0`` is a multiple of the decimation factor, so a block read from
+    there resamples onto the same output grid as the whole signal."""
+    up, down = _ratio(orig_sr, target_sr)
+    if up == down:
+        return start, stop
+    reach = -(-(len(_lowpass(up, down)) - 1) // 2 // up) + 2  # half the filter, in input samples
+    first = max(0, (start * down // up - reach) // down)  # block index: the block starts at first * down
+    return first * down, min(n, -(-stop * down // up) + reach)
+
+
+def resample_span(read, n: int, orig_sr: int, target_sr: int, start: int, stop: int) -> np.ndarray:
+    """Samples ``[start, stop)`` (along the last axis) of ``resample(x, orig_sr, target_sr)``, reading
+    only the part of ``x`` they depend on.
+
+    ``read(i0, i1)`` returns ``x[..., i0:i1]`` of the ``n``-sample signal ``x``, which never has to be
+    in memory whole: a long file can be resampled block by block, with the same output samples as
+    one call on all of it (the polyphase filter is shift-equivariant on its decimation grid).
+    """
+    orig_sr, target_sr = int(orig_sr), int(target_sr)
+    total = resampled_length(n, orig_sr, target_sr)
+    if not 0 <= start <= stop <= total:
+        raise ValueError(f"span [{start}, {stop}) outside the {total} resampled samples")
+    i0, i1 = span_input(start, stop, n, orig_sr, target_sr)
+    if orig_sr == target_sr:
+        return read(start, stop)
+    up, down = _ratio(orig_sr, target_sr)
+    offset = i0 // down * up  # output index of the block's first resampled sample
+    return resample(read(i0, i1), orig_sr, target_sr)[..., start - offset : stop - offset]
