@@ -36,6 +36,7 @@ Circulation 101(23), 2000) under the Open Data Commons Attribution licence 1.0.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -116,8 +117,10 @@ class TokenMethod(NamedTuple):
     predict: Method
 
 
+@functools.lru_cache(maxsize=8)
 def load_tokenizer(kind: str, name_or_path: str):
-    """``TFMTokenizer`` (``kind`` "TFM") or ``SampleTokenizer`` ("sample") loaded from ``name_or_path``.
+    """``TFMTokenizer`` (``kind`` "TFM") or ``SampleTokenizer`` ("sample") loaded from ``name_or_path``,
+    once per run: methods on the same tokenizer share the object and so the tokens (:func:`evaluate`).
 
     Raises MethodUnavailable, which has the method skipped with the reason, if it cannot load.
     """
@@ -243,12 +246,20 @@ def load_task(args: argparse.Namespace):
     return load_mental_arithmetic(args.data, window_s=args.window)
 
 
-def evaluate(method: Method | TokenMethod, epochs, y: np.ndarray, subjects: np.ndarray, splitter) -> dict:
-    """Scores of ``method`` on every fold of ``splitter`` (subjects as groups), and their mean and std."""
+def evaluate(
+    method: Method | TokenMethod, epochs, y: np.ndarray, subjects: np.ndarray, splitter, tokens: dict | None = None
+) -> dict:
+    """Scores of ``method`` on every fold of ``splitter`` (subjects as groups), and their mean and std.
+
+    ``tokens`` (tokenize function -> tokens of ``epochs``) carries tokens from one method to the next.
+    """
     folds = []
     started = time.time()
     if isinstance(method, TokenMethod):
-        inputs, predict = method.tokenize(epochs), method.predict
+        tokens = {} if tokens is None else tokens
+        if method.tokenize not in tokens:
+            tokens[method.tokenize] = method.tokenize(epochs)
+        inputs, predict = tokens[method.tokenize], method.predict
     else:
         inputs, predict = epochs, method
     for train, test in splitter.split(y, y, groups=subjects):
@@ -324,14 +335,14 @@ def main(argv=None) -> int:
         splitter, protocol = GroupKFold(args.folds), f"{args.folds}-fold GroupKFold over {n_subjects} subjects"
     else:
         splitter, protocol = LeaveOneGroupOut(), f"leave-one-subject-out over {n_subjects} subjects"
-    results, skipped = {}, {}
+    results, skipped, tokens = {}, {}, {}
     for name in names:
         try:
             method = METHODS[name](args)
         except MethodUnavailable as err:
             skipped[name] = str(err)
             continue
-        results[name] = evaluate(method, epochs, y, subjects, splitter)
+        results[name] = evaluate(method, epochs, y, subjects, splitter, tokens)
         print(f"{name}: balanced accuracy {results[name]['balanced_accuracy']:.3f}", file=sys.stderr)
     summary = {
         "task": args.task,

@@ -192,6 +192,12 @@ def test_token_methods_use_the_tokenizer_as_trained_and_tokenise_once(root, caps
     result = json.loads(stdout[-1])["methods"]["tfm_hist_lr"]
     assert result["balanced_accuracy"] > 0.8 and len(result["folds"]) == 3
     assert tokenizer.n_transforms_ == 1  # one pass over all epochs serves the three folds
+    # two methods on one tokenizer share that pass too
+    monkeypatch.setitem(eeg_tasks.METHODS, "tfm_transformer", lambda args: eeg_tasks.token_hist_lr(tokenizer))
+    methods = "tfm_hist_lr,tfm_transformer"
+    code, stdout, _ = run_recipe(capsys, "--task", "motor_imagery", "--data", str(root), "--methods", methods)
+    assert code == 0 and set(json.loads(stdout[-1])["methods"]) == {"tfm_hist_lr", "tfm_transformer"}
+    assert tokenizer.n_transforms_ == 2
 
 
 class PrecomputedTokens:
