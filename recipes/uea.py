@@ -51,6 +51,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="with --val-folds 1: keep the best validation network, no refit",
     )
+    parser.add_argument(
+        "--fold-ensemble",
+        action="store_true",
+        help="predict with the mean of the final network and the cross-validation networks (no extra training)",
+    )
     parser.add_argument("--from-scratch", action="store_true", help="do not start from shipped pre-trained weights")
     parser.add_argument("--no-minirocket", action="store_true", help="skip the MiniRocket baseline")
     parser.add_argument("--out", help="save the trained classifier to this folder")
@@ -118,6 +123,7 @@ def main(argv=None) -> int:
         selection=args.selection,
         val_folds=args.val_folds,
         refit=not args.no_refit,
+        fold_ensemble=args.fold_ensemble,
         seq_len=max(x.shape[1] for x in train + test),  # lengths only: JapaneseVowels' test runs longer
         pretrained=pretrained,
         model_options=options,
@@ -125,6 +131,11 @@ def main(argv=None) -> int:
     ).fit(train, y_train)
     accuracy = float(clf.score(test, y_test))
     seconds = time.time() - started
+    single = None  # with a fold ensemble, also the final network alone (the same run's single-model figure)
+    if clf.n_networks_ > 1:
+        folds, clf.fold_networks_ = clf.fold_networks_, []
+        single = float(clf.score(test, y_test))
+        clf.fold_networks_ = folds
     if args.out:
         clf.save(args.out)
     baseline = None
@@ -138,6 +149,8 @@ def main(argv=None) -> int:
         "minirocket_accuracy": None if baseline is None else round(baseline, 4),
         "seconds": round(seconds, 1),
         "params": clf.n_params_,
+        "networks": clf.n_networks_,
+        "final_network_accuracy": None if single is None else round(single, 4),
         "selected_epoch": clf.best_epoch_,
         "selection": args.selection,
         "val_accuracy": round(clf.val_accuracy_, 4),

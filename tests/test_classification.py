@@ -11,6 +11,7 @@ from tfsignal.classification import SeriesClassifier
 from tfsignal.series import resample
 
 # A small TSPulse "backbone" without a classification head, as pre-training leaves it.
+SMALL = dict(embed_dim=16, window_dim=32, ff_dim=32, cnn_hidden=16, heads=2)  # a quick MPTSNet
 BACKBONE = dict(seq_len=64, d_model=12, n_layers=1, n_decoder_layers=1, n_registers=2, register_layers=1)
 BACKBONE.update(horizon=8, dropout=0.0, head_dropout=0.0)
 
@@ -146,3 +147,41 @@ def test_pretrained_classifier_resamples_any_length_and_round_trips(backbone_pat
     clf.save(tmp_path / "fine-tuned")
     loaded = SeriesClassifier.load(tmp_path / "fine-tuned")
     np.testing.assert_allclose(loaded.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-5)
+
+
+def test_fold_ensemble_keeps_each_fold_network_at_the_chosen_epoch(monkeypatch, tmp_path):
+    losses = [1.0, 0.8, 0.5, 0.6, 0.7, 0.9]  # pooled held-out loss per epoch: lowest at epoch 3
+    calls = []
+
+    def scripted(net, X, mask, y):
+        calls.append(1)
+        return 0.5 * len(y), losses[(len(calls) - 1) // 3] * len(y)  # three folds score per epoch
+
+    def one_epoch(self, net, *args):  # "training" adds 1 to the first weight, so it counts epochs
+        with torch.no_grad():
+            next(net.parameters()).view(-1)[0] += 1.0
+        return 0.0
+
+    monkeypatch.setattr("tfsignal.classification._evaluate", scripted)
+    monkeypatch.setattr(SeriesClassifier, "_epoch", one_epoch)
+    X, y = planted(12, 0)
+    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=6, patience=6, val_folds=3, fold_ensemble=True)
+    clf.progress = False
+    clf.fit(X, y)
+    assert clf.best_epoch_ == 3 and clf.n_networks_ == 4 and len(calls) == 18  # all six epochs ran
+    # every network starts from the same seed: the refit one trained 3 epochs, the folds were rolled back to 3
+    first = [float(next(net.parameters()).view(-1)[0]) for net in [clf.network_, *clf.fold_networks_]]
+    assert first == pytest.approx([first[0]] * 4)
+    clf.save(tmp_path / "ensemble")
+    loaded = SeriesClassifier.load(tmp_path / "ensemble")
+    assert loaded.n_networks_ == 4
+    np.testing.assert_allclose(loaded.predict_proba(X[:4]), clf.predict_proba(X[:4]), atol=1e-6)
+    # the ensemble's probabilities are the mean of its networks' own
+    with torch.no_grad():  # (here all four were "trained" alike: make one differ)
+        for p in clf.fold_networks_[0].parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    ensemble, nets = clf.predict_proba(X[:4]), [clf.network_, *clf.fold_networks_]
+    clf.fold_networks_ = []
+    members = [clf.predict_proba(X[:4]) for clf.network_ in nets]
+    np.testing.assert_allclose(ensemble, np.mean(members, axis=0), atol=1e-6)
+    assert np.abs(members[1] - members[0]).max() > 1e-3  # a real average

@@ -18,6 +18,10 @@ With ``pretrained`` (a shipped name such as ``"tspulse"`` or a folder saved by `
 network starts from those weights, keeps their configuration (``model_options`` may add to it, e.g.
 ``decoder_channel_mixing``) and its new parts (the classification head) start fresh; every series
 is then resampled to the pre-trained context length instead of padded.
+With ``fold_ensemble=True`` the cross-validation networks are kept too, each as it was at the
+chosen epoch, and predictions average the class probabilities of those ``val_folds`` networks and
+the final one (a cross-validation ensemble: no extra training, ``val_folds + 1`` times the
+inference; each fold network saw 1 - 1/``val_folds`` of the training data).
 ``val_folds=1`` holds out one ``val_fraction`` part instead (``refit=False`` then keeps that
 part's best network). ``seq_len`` sets the longest series the model will accept (default: the
 longest training series).
@@ -56,6 +60,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 20,
         selection: str = "loss",
         refit: bool = True,
+        fold_ensemble: bool = False,
         n_periods: int = 5,
         seq_len: int | None = None,
         model_options: dict | None = None,
@@ -73,6 +78,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.selection = selection
         self.refit = refit
+        self.fold_ensemble = fold_ensemble
         self.n_periods = n_periods
         self.seq_len = seq_len
         self.model_options = model_options
@@ -113,7 +119,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         in lockstep. With ``folds`` [(fit_idx, val_idx), ...], every epoch scores each network on its
         held-out part; the pooled loss over all held-out series (``selection="accuracy"``: the pooled
         accuracy, ties broken by the loss) picks the epoch, and training stops ``patience`` epochs
-        after the best. Returns the networks and the best epoch (``epochs`` without folds)."""
+        after the best. Returns the networks (with folds: each as it was at the best epoch) and the
+        best epoch (``epochs`` without folds)."""
         X, mask, y = torch.from_numpy(X), torch.from_numpy(mask), torch.from_numpy(y)
         parts = folds or [(np.arange(len(y)), None)]
         runs = []
@@ -143,8 +150,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{accuracy:.3f}", val_loss=f"{-neg_loss:.3f}")
             if score > best:
                 best, best_epoch, stale = score, epoch, 0
-                if len(runs) == 1:
-                    best_state = copy.deepcopy(runs[0][0].state_dict())
+                if len(runs) == 1 or self.fold_ensemble:
+                    best_state = [copy.deepcopy(net.state_dict()) for net, *_ in runs]
             else:
                 stale += 1
                 if stale >= self.patience:
@@ -152,8 +159,9 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         if folds is not None:
             accuracy, neg_loss = best[::-1] if self.selection == "loss" else best
             self.val_accuracy_, self.val_loss_ = accuracy, -neg_loss
-            if len(runs) == 1:
-                runs[0][0].load_state_dict(best_state)
+            if best_state is not None:
+                for (net, *_), state in zip(runs, best_state):
+                    net.load_state_dict(state)
         return [net.eval() for net, *_ in runs], best_epoch
 
     def _epoch(self, net, optimizer, X, mask, y, generator) -> float:
@@ -208,10 +216,12 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.n_channels_, self.seq_len_ = Xp.shape[2], Xp.shape[1]
 
         folds = self._folds(labels)
-        nets, self.best_epoch_ = self._run(Xp, mask, labels, self.epochs, folds, "select")
+        fold_nets, self.best_epoch_ = self._run(Xp, mask, labels, self.epochs, folds, "select")
+        nets = fold_nets
         if self.refit or len(folds) > 1:
             nets, _ = self._run(Xp, mask, labels, self.best_epoch_, None, "refit")
         self.network_ = nets[0]
+        self.fold_networks_ = fold_nets if self.fold_ensemble and nets is not fold_nets else []
         self.fit_seconds_ = time.time() - started
         return self
 
@@ -226,22 +236,34 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     @torch.no_grad()
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes); with a fold ensemble, the mean over its networks."""
         Xp, mask = self._prepare(X)
-        self.network_.eval()
-        chunks = [self.network_(Xp[i : i + 256], mask[i : i + 256]).softmax(-1) for i in range(0, len(Xp), 256)]
-        return torch.cat(chunks).numpy()
+        nets = [self.network_, *getattr(self, "fold_networks_", [])]
+        total = 0
+        for net in nets:
+            net.eval()
+            total = total + torch.cat(
+                [net(Xp[i : i + 256], mask[i : i + 256]).softmax(-1) for i in range(0, len(Xp), 256)]
+            )
+        return (total / len(nets)).numpy()
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(1)]
 
     @property
     def n_params_(self) -> int:
+        """Parameters of one network (a fold ensemble holds ``n_networks_`` of them)."""
         return sum(p.numel() for p in self.network_.parameters())
+
+    @property
+    def n_networks_(self) -> int:
+        return 1 + len(getattr(self, "fold_networks_", []))
 
     # ------------------------------------------------------------------------------ save/load
 
     def save(self, folder: str | Path) -> Path:
-        """``folder/classifier.safetensors`` + ``.json``: weights, config, classes and channel statistics."""
+        """``folder/classifier.safetensors`` + ``.json``: weights, config, classes and channel statistics
+        (a fold ensemble adds ``folder/fold1.*``, ...)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -250,13 +272,17 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             "std": self.standardiser_.std.tolist(),
             "estimator": self.get_params(),
             "selected_epoch": int(self.best_epoch_),
+            "fold_networks": len(self.fold_networks_),
         }
         json.dumps(meta)  # fail before writing anything if a label is not JSON-serialisable
+        for k, net in enumerate(self.fold_networks_, 1):
+            models.save(net, folder / f"fold{k}")
         return models.save(self.network_, folder / "classifier", **meta)
 
     @classmethod
     def load(cls, folder: str | Path) -> SeriesClassifier:
-        network = models.load(folder)
+        folder = Path(folder)
+        network = models.load(folder / "classifier.json" if (folder / "classifier.json").exists() else folder)
         meta = network.meta
         clf = cls(**meta.get("estimator", {}))
         clf.network_ = network
@@ -265,6 +291,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         clf.periods_ = list(network.config.periods)
         clf.n_channels_, clf.seq_len_ = network.config.n_channels, network.config.seq_len
         clf.best_epoch_ = meta.get("selected_epoch")
+        clf.fold_networks_ = [models.load(folder / f"fold{k}.json") for k in range(1, meta.get("fold_networks", 0) + 1)]
         return clf
 
 
