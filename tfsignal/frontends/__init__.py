@@ -2,7 +2,7 @@
 
 from .bands import TIGER_BANDS_HZ, BandSplit, band_edges
 from .periodicity import fold, top_k_periods, unfold
-from .resample import resample
+from .resample import resample, resample_span, resampled_length
 from .stft import (
     STFT,
     compress,
@@ -32,4 +32,6 @@ __all__ = [
     "band_edges",
     "TIGER_BANDS_HZ",
     "resample",
+    "resample_span",
+    "resampled_length",
 ]
