@@ -52,6 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="with --val-folds 1: keep the best validation network, no refit",
     )
     parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train the final network N times (seeds SEED, SEED+1, ...) and average their probabilities",
+    )
+    parser.add_argument(
         "--fold-ensemble",
         action="store_true",
         help="predict with the mean of the final network and the cross-validation networks (no extra training)",
@@ -123,6 +130,7 @@ def main(argv=None) -> int:
         selection=args.selection,
         val_folds=args.val_folds,
         refit=not args.no_refit,
+        ensemble=args.ensemble,
         fold_ensemble=args.fold_ensemble,
         seq_len=max(x.shape[1] for x in train + test),  # lengths only: JapaneseVowels' test runs longer
         pretrained=pretrained,
@@ -131,11 +139,11 @@ def main(argv=None) -> int:
     ).fit(train, y_train)
     accuracy = float(clf.score(test, y_test))
     seconds = time.time() - started
-    single = None  # with a fold ensemble, also the final network alone (the same run's single-model figure)
+    single = None  # for an ensemble, also its first network alone (the same run's single-model figure)
     if clf.n_networks_ > 1:
-        folds, clf.fold_networks_ = clf.fold_networks_, []
+        members, clf.members_ = clf.members_, []
         single = float(clf.score(test, y_test))
-        clf.fold_networks_ = folds
+        clf.members_ = members
     if args.out:
         clf.save(args.out)
     baseline = None

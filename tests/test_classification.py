@@ -149,7 +149,7 @@ def test_pretrained_classifier_resamples_any_length_and_round_trips(backbone_pat
     np.testing.assert_allclose(loaded.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-5)
 
 
-def test_fold_ensemble_keeps_each_fold_network_at_the_chosen_epoch(monkeypatch, tmp_path):
+def test_ensembles_refit_with_new_seeds_and_keep_fold_networks_at_the_chosen_epoch(monkeypatch, tmp_path):
     losses = [1.0, 0.8, 0.5, 0.6, 0.7, 0.9]  # pooled held-out loss per epoch: lowest at epoch 3
     calls = []
 
@@ -165,23 +165,28 @@ def test_fold_ensemble_keeps_each_fold_network_at_the_chosen_epoch(monkeypatch, 
     monkeypatch.setattr("tfsignal.classification._evaluate", scripted)
     monkeypatch.setattr(SeriesClassifier, "_epoch", one_epoch)
     X, y = planted(12, 0)
-    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=6, patience=6, val_folds=3, fold_ensemble=True)
-    clf.progress = False
-    clf.fit(X, y)
-    assert clf.best_epoch_ == 3 and clf.n_networks_ == 4 and len(calls) == 18  # all six epochs ran
-    # every network starts from the same seed: the refit one trained 3 epochs, the folds were rolled back to 3
-    first = [float(next(net.parameters()).view(-1)[0]) for net in [clf.network_, *clf.fold_networks_]]
-    assert first == pytest.approx([first[0]] * 4)
+    clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=6, patience=6, val_folds=3, progress=False)
+    clf.set_params(ensemble=2, fold_ensemble=True).fit(X, y)
+    assert clf.best_epoch_ == 3 and clf.n_networks_ == 5 and len(calls) == 18  # all six epochs ran
+    # members: the refit with seed 1, then the three folds
+    first = [float(next(net.parameters()).view(-1)[0]) for net in [clf.network_, *clf.members_]]
+    # seed 0 starts the refit and the folds alike: the refit trained 3 epochs, the folds were rolled back to 3
+    assert first[2:] == pytest.approx([first[0]] * 3)
+    seed1 = clf._new_network(clf.seq_len_, clf.n_channels_, clf.periods_, seed=1)
+    assert first[1] == pytest.approx(float(next(seed1.parameters()).view(-1)[0]) + 3)  # its own start, 3 epochs
+    assert abs(first[1] - first[0]) > 1e-4
+    with pytest.raises(ValueError, match="ensemble"):
+        SeriesClassifier(ensemble=0).fit(X, y)
     clf.save(tmp_path / "ensemble")
     loaded = SeriesClassifier.load(tmp_path / "ensemble")
-    assert loaded.n_networks_ == 4
+    assert loaded.n_networks_ == 5
     np.testing.assert_allclose(loaded.predict_proba(X[:4]), clf.predict_proba(X[:4]), atol=1e-6)
     # the ensemble's probabilities are the mean of its networks' own
-    with torch.no_grad():  # (here all four were "trained" alike: make one differ)
-        for p in clf.fold_networks_[0].parameters():
+    with torch.no_grad():  # (here the folds were "trained" alike: make one differ)
+        for p in clf.members_[1].parameters():
             p.add_(0.3 * torch.randn_like(p))
-    ensemble, nets = clf.predict_proba(X[:4]), [clf.network_, *clf.fold_networks_]
-    clf.fold_networks_ = []
+    ensemble, nets = clf.predict_proba(X[:4]), [clf.network_, *clf.members_]
+    clf.members_ = []
     members = [clf.predict_proba(X[:4]) for clf.network_ in nets]
     np.testing.assert_allclose(ensemble, np.mean(members, axis=0), atol=1e-6)
-    assert np.abs(members[1] - members[0]).max() > 1e-3  # a real average
+    assert np.abs(members[2] - members[0]).max() > 1e-3  # a real average

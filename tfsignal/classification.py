@@ -18,10 +18,10 @@ With ``pretrained`` (a shipped name such as ``"tspulse"`` or a folder saved by `
 network starts from those weights, keeps their configuration (``model_options`` may add to it, e.g.
 ``decoder_channel_mixing``) and its new parts (the classification head) start fresh; every series
 is then resampled to the pre-trained context length instead of padded.
-With ``fold_ensemble=True`` the cross-validation networks are kept too, each as it was at the
-chosen epoch, and predictions average the class probabilities of those ``val_folds`` networks and
-the final one (a cross-validation ensemble: no extra training, ``val_folds + 1`` times the
-inference; each fold network saw 1 - 1/``val_folds`` of the training data).
+Ensembles (predictions average the class probabilities of their networks): ``ensemble=n`` trains
+the final network ``n`` times with seeds ``seed``, ``seed + 1``, ... (n times the refit);
+``fold_ensemble=True`` adds the cross-validation networks, each as it was at the chosen epoch (no
+extra training, but each saw only 1 - 1/``val_folds`` of the training data).
 ``val_folds=1`` holds out one ``val_fraction`` part instead (``refit=False`` then keeps that
 part's best network). ``seq_len`` sets the longest series the model will accept (default: the
 longest training series).
@@ -60,6 +60,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 20,
         selection: str = "loss",
         refit: bool = True,
+        ensemble: int = 1,
         fold_ensemble: bool = False,
         n_periods: int = 5,
         seq_len: int | None = None,
@@ -78,6 +79,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.selection = selection
         self.refit = refit
+        self.ensemble = ensemble
         self.fold_ensemble = fold_ensemble
         self.n_periods = n_periods
         self.seq_len = seq_len
@@ -88,8 +90,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ training
 
-    def _new_network(self, seq_len: int, n_channels: int, periods: list[int]):
-        torch.manual_seed(self.seed)
+    def _new_network(self, seq_len: int, n_channels: int, periods: list[int], seed: int | None = None):
+        torch.manual_seed(self.seed if seed is None else seed)
         options = dict(self.model_options or {})
         if self.pretrained is None:
             n_classes = len(self.classes_)
@@ -114,7 +116,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             return None
         return models.load(self.pretrained).config.seq_len
 
-    def _run(self, X, mask, y, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]] | None, desc: str):
+    def _run(self, X, mask, y, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]] | None, desc: str, seed=None):
         """Adam + ReduceLROnPlateau on the training loss (as published), one network per fold trained
         in lockstep. With ``folds`` [(fit_idx, val_idx), ...], every epoch scores each network on its
         held-out part; the pooled loss over all held-out series (``selection="accuracy"``: the pooled
@@ -125,11 +127,11 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         parts = folds or [(np.arange(len(y)), None)]
         runs = []
         for fit_idx, _ in parts:
-            net = self._new_network(X.shape[1], X.shape[2], self.periods_)
+            net = self._new_network(X.shape[1], X.shape[2], self.periods_, seed)
             optimizer = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", factor=0.5, patience=10, min_lr=1e-4)
             runs.append((net, optimizer, plateau, torch.from_numpy(fit_idx)))
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         best, best_epoch, stale = (-np.inf, -np.inf), epochs, 0  # the larger the better: (-loss, acc) or (acc, -loss)
         best_state = None
         bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not self.progress, leave=False)
@@ -202,6 +204,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"selection must be 'loss' or 'accuracy', got {self.selection!r}")
         if self.val_folds < 1:
             raise ValueError(f"val_folds must be at least 1, got {self.val_folds}")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be at least 1, got {self.ensemble}")
         self.classes_, labels = np.unique(y, return_inverse=True)
         labels = labels.astype(np.int64)
         context = self._context_length()
@@ -221,7 +225,11 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         if self.refit or len(folds) > 1:
             nets, _ = self._run(Xp, mask, labels, self.best_epoch_, None, "refit")
         self.network_ = nets[0]
-        self.fold_networks_ = fold_nets if self.fold_ensemble and nets is not fold_nets else []
+        self.members_ = []  # the ensemble's other networks
+        for k in range(1, self.ensemble):
+            self.members_ += self._run(Xp, mask, labels, self.best_epoch_, None, f"refit {k + 1}", self.seed + k)[0]
+        if self.fold_ensemble and nets is not fold_nets:
+            self.members_ += fold_nets
         self.fit_seconds_ = time.time() - started
         return self
 
@@ -236,9 +244,9 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     @torch.no_grad()
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (n, n_classes); with a fold ensemble, the mean over its networks."""
+        """Class probabilities (n, n_classes); for an ensemble, the mean over its networks."""
         Xp, mask = self._prepare(X)
-        nets = [self.network_, *getattr(self, "fold_networks_", [])]
+        nets = [self.network_, *getattr(self, "members_", [])]
         total = 0
         for net in nets:
             net.eval()
@@ -252,18 +260,18 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def n_params_(self) -> int:
-        """Parameters of one network (a fold ensemble holds ``n_networks_`` of them)."""
+        """Parameters of one network (an ensemble holds ``n_networks_`` of them)."""
         return sum(p.numel() for p in self.network_.parameters())
 
     @property
     def n_networks_(self) -> int:
-        return 1 + len(getattr(self, "fold_networks_", []))
+        return 1 + len(getattr(self, "members_", []))
 
     # ------------------------------------------------------------------------------ save/load
 
     def save(self, folder: str | Path) -> Path:
         """``folder/classifier.safetensors`` + ``.json``: weights, config, classes and channel statistics
-        (a fold ensemble adds ``folder/fold1.*``, ...)."""
+        (an ensemble adds ``folder/member1.*``, ...)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -272,11 +280,11 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             "std": self.standardiser_.std.tolist(),
             "estimator": self.get_params(),
             "selected_epoch": int(self.best_epoch_),
-            "fold_networks": len(self.fold_networks_),
+            "members": len(self.members_),
         }
         json.dumps(meta)  # fail before writing anything if a label is not JSON-serialisable
-        for k, net in enumerate(self.fold_networks_, 1):
-            models.save(net, folder / f"fold{k}")
+        for k, net in enumerate(self.members_, 1):
+            models.save(net, folder / f"member{k}")
         return models.save(self.network_, folder / "classifier", **meta)
 
     @classmethod
@@ -291,7 +299,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         clf.periods_ = list(network.config.periods)
         clf.n_channels_, clf.seq_len_ = network.config.n_channels, network.config.seq_len
         clf.best_epoch_ = meta.get("selected_epoch")
-        clf.fold_networks_ = [models.load(folder / f"fold{k}.json") for k in range(1, meta.get("fold_networks", 0) + 1)]
+        clf.members_ = [models.load(folder / f"member{k}.json") for k in range(1, meta.get("members", 0) + 1)]
         return clf
 
 
