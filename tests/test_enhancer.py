@@ -33,10 +33,11 @@ def test_shipped_weights_are_small_and_load_by_name(enhancer):
     assert enhancer.sample_rate == 16000 and not enhancer.training
 
 
-@pytest.mark.parametrize("snr_db, floor_db", [(0.0, 2.0), (-5.0, 3.0)])
+@pytest.mark.parametrize("snr_db, floor_db", [(0.0, 5.0), (-5.0, 6.0)])
 def test_improves_real_noisy_speech_it_never_saw(enhancer, example, snr_db, floor_db):
     # Speaker 1116 and this street recording are held out of training (recipes/starter/prepare.py).
-    # The example's own noise is re-mixed at harder SNRs; measured gains: +3.6 dB at 0, +5.2 dB at -5.
+    # The example's own noise is re-mixed at harder SNRs; measured gains: +8.1 dB at 0, +9.7 dB at -5
+    # (the stage-1 weights: +3.6 and +5.2).
     noisy, clean, rate = example
     gain = float(noisy @ clean / (clean @ clean))
     speech, noise = gain * clean, noisy - gain * clean
