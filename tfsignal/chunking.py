@@ -126,7 +126,7 @@ def chunked_file(
     batch_size: int = 4,
     device: str | torch.device = "cpu",
     overwrite: bool = False,
-    progress: bool = False,
+    progress: bool | None = None,
     subtype: str | None = None,
 ) -> Path:
     """Run ``fn`` ((n, chunk) -> (n, chunk) at ``rate`` Hz) over the audio file ``src`` and write
@@ -137,7 +137,7 @@ def chunked_file(
     each step on the whole signal (``resample`` -> :func:`chunked_apply` -> ``resample``). ``dst``
     is written atomically (``subtype``: as in :func:`tfsignal.io.save_audio`) and an existing file is
     kept unless ``overwrite``; a problem with ``src`` raises :class:`tfsignal.io.InputFileError` and
-    leaves no ``dst``.
+    leaves no ``dst``. ``progress`` None shows a bar for files longer than four chunks.
     """
     from .frontends.resample import resample_span, resampled_length, span_input
     from .io import AudioReader, audio_writer
@@ -145,6 +145,8 @@ def chunked_file(
     with AudioReader(src) as reader, audio_writer(dst, reader.rate, reader.channels, overwrite, subtype) as write:
         n, file_rate = reader.frames, reader.rate
         m = resampled_length(n, file_rate, rate)  # length at the model's rate
+        if progress is None:
+            progress = m > 4 * chunk
 
         def read_inside(s: int, e: int) -> Tensor:  # model-rate input [s, e), (channels, e - s)
             return torch.from_numpy(resample_span(reader.read, n, file_rate, rate, s, e)).to(device)

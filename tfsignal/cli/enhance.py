@@ -111,9 +111,7 @@ def process_files(model, inputs, outputs, args) -> int:
             check_output_path(dst, args.overwrite)
             if picture is not None:
                 check_output_path(picture, args.overwrite)
-            with AudioReader(src) as reader:  # checked before the model starts; long files get a progress bar
-                long = reader.frames > 4 * args.chunk_seconds * reader.rate
-            with torch.inference_mode():
+            with torch.inference_mode():  # long files get a progress bar
                 chunked_file(
                     model.enhance,
                     src,
@@ -123,7 +121,6 @@ def process_files(model, inputs, outputs, args) -> int:
                     chunk // 4,
                     device=args.device,
                     overwrite=args.overwrite,
-                    progress=long,
                 )
             print(dst)
             if picture is not None:

@@ -34,8 +34,7 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int, axis: int = -1) -> np.
         raise ValueError(f"sampling rates must be positive, got {orig_sr} -> {target_sr}")
     if orig_sr == target_sr:
         return x
-    g = gcd(orig_sr, target_sr)
-    up, down = target_sr // g, orig_sr // g
+    up, down = _ratio(orig_sr, target_sr)
     y = resample_poly(x, up, down, axis=axis, window=_lowpass(up, down))
     return y.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
 
