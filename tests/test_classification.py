@@ -190,3 +190,6 @@ def test_ensembles_refit_with_new_seeds_and_keep_fold_networks_at_the_chosen_epo
     members = [clf.predict_proba(X[:4]) for clf.network_ in nets]
     np.testing.assert_allclose(ensemble, np.mean(members, axis=0), atol=1e-6)
     assert np.abs(members[2] - members[0]).max() > 1e-3  # a real average
+    np.testing.assert_allclose(loaded.predict_proba(X[:4], networks=1), members[0], atol=1e-6)  # the first alone
+    with pytest.raises(ValueError, match="at least 1"):
+        loaded.predict_proba(X[:4], networks=0)

@@ -164,6 +164,22 @@ def test_sample_tokenizer_reconstructs_and_segments_consistently():
     assert (whole == tokens).mean() > 0.98
 
 
+def test_worker_threads_give_the_same_tokens_and_scores():
+    rng = np.random.default_rng(6)
+    X = oscillation(10.0, 5, 12.0, 256.0, rng)  # resampled to 200 / 250 Hz inside, in row blocks
+    for tok in (
+        TFMTokenizer(sfreq=256.0, max_steps=3, **TINY_TFM).fit(X),
+        SampleTokenizer(sfreq=256.0, max_steps=3, **TINY_SAMPLE).fit(X),
+    ):
+        one = tok.set_params(n_jobs=1, inference_batch_samples=2000)  # several batches per worker
+        tokens, score = one.transform(X), one.score(X)
+        threads = torch.get_num_threads()
+        three = tok.set_params(n_jobs=3)
+        assert np.array_equal(three.transform(X), tokens)
+        assert three.score(X) == pytest.approx(score)
+        assert torch.get_num_threads() == threads  # the workers' single-threading is undone
+
+
 def test_pipeline_on_epochs_with_cross_validation():
     rng = np.random.default_rng(5)
     sfreq, n_epochs = 200.0, 40

@@ -42,6 +42,14 @@ def test_prints_one_json_line_and_saves_a_usable_model(toy, capsys):
     assert set(clf.predict(np.linspace(-1, 1, 32)[None, None].astype(np.float32))) == {"up"}
 
 
+def test_an_ensemble_also_reports_its_first_network(toy, capsys):
+    args = ["--dataset", "Toy", "--data-dir", str(toy), "--epochs", "3", "--val-folds", "2", "--threads", "1"]
+    assert uea.main([*args, "--ensemble", "2", "--no-minirocket"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["networks"] == 2 and summary["accuracy"] >= 0.9
+    assert 0.9 <= summary["final_network_accuracy"] <= 1.0  # scored alone, on the same test split
+
+
 def test_a_missing_dataset_is_one_line_and_exit_2(tmp_path, capsys):
     assert uea.main(["--dataset", "Nowhere", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

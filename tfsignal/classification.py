@@ -243,10 +243,13 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         return torch.from_numpy(self.standardiser_.transform(Xp, mask)), torch.from_numpy(mask)
 
     @torch.no_grad()
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (n, n_classes); for an ensemble, the mean over its networks."""
+    def predict_proba(self, X, networks: int | None = None) -> np.ndarray:
+        """Class probabilities (n, n_classes); for an ensemble, the mean over its networks (over
+        its first ``networks`` of them if given: 1 is the first network alone)."""
         Xp, mask = self._prepare(X)
-        nets = [self.network_, *getattr(self, "members_", [])]
+        nets = [self.network_, *getattr(self, "members_", [])][:networks]
+        if not nets:
+            raise ValueError(f"networks must be at least 1, got {networks}")
         total = 0
         for net in nets:
             net.eval()

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,11 +124,41 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
     def _prepare(self, X) -> tuple[np.ndarray, bool]:
         """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?)."""
         data, rate, continuous = as_epochs(X, self.sfreq)
-        data = resample_to(data, rate, self.sfreq_model)
-        if data.shape[-1] < self.min_samples:
+        lead, rows = data.shape[:-1], data.reshape(-1, data.shape[-1])
+
+        def prepare(block: np.ndarray) -> np.ndarray:  # (rows, samples) -> resampled, normalised float32
+            return self._normalise(resample_to(block, rate, self.sfreq_model)).astype(np.float32)
+
+        size = -(-len(rows) // self._workers(len(rows)))
+        blocks = self._map(prepare, [rows[i : i + size] for i in range(0, len(rows), size)])
+        out = np.concatenate(blocks)
+        if out.shape[-1] < self.min_samples:
             seconds = self.min_samples / self.sfreq_model
-            raise ValueError(f"inputs must be at least {seconds:g} s long, got {data.shape[-1] / self.sfreq_model:g} s")
-        return self._normalise(data).astype(np.float32), continuous
+            raise ValueError(f"inputs must be at least {seconds:g} s long, got {out.shape[-1] / self.sfreq_model:g} s")
+        return out.reshape(*lead, -1), continuous
+
+    def _workers(self, rows: int) -> int:
+        """Worker threads for ``rows`` independent signals: ``n_jobs`` (default: torch's thread count)
+        on the CPU, never more than the rows, one on other devices."""
+        if str(self.device) != "cpu":
+            return 1
+        return max(1, min(rows, self.n_jobs or torch.get_num_threads()))
+
+    def _map(self, fn, items: list, desc: str | None = None) -> list:
+        """``[fn(item) for item in items]`` on :meth:`_workers` threads, each running torch
+        single-threaded (the networks' operations are small, so splitting the signals between the
+        cores scales better than splitting each operation); a progress bar for ``desc`` when long."""
+        workers = min(self._workers(len(items)), len(items))
+        bar = dict(total=len(items), desc=desc, disable=not (desc and self.progress and len(items) > 8), leave=False)
+        if workers <= 1:
+            return list(tqdm(map(fn, items), **bar))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # threads started from here on run their operations single-threaded
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                return list(tqdm(pool.map(fn, items), **bar))
+        finally:
+            torch.set_num_threads(threads)
 
     # ---- training --------------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -174,14 +205,17 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
 
     # ---- inference -------------------------------------------------------------------------------
     def _rows(self, data: np.ndarray, fn) -> list[torch.Tensor]:
-        """``fn`` applied to batches of (rows, n_samples) signals; returns the per-batch outputs."""
+        """``fn`` applied to batches of (rows, n_samples) signals, on :meth:`_workers` threads;
+        returns the per-batch outputs."""
         signals = torch.from_numpy(data.reshape(-1, data.shape[-1]))
         rows_per_batch = max(1, self.inference_batch_samples // signals.shape[-1])
-        with torch.inference_mode():
-            return [
-                fn(signals[i : i + rows_per_batch].to(self.device)).cpu()
-                for i in range(0, len(signals), rows_per_batch)
-            ]
+        rows_per_batch = min(rows_per_batch, -(-len(signals) // self._workers(len(signals))))
+
+        def run(start: int) -> torch.Tensor:
+            with torch.inference_mode():  # thread-local, so entered in each worker
+                return fn(signals[start : start + rows_per_batch].to(self.device)).cpu()
+
+        return self._map(run, list(range(0, len(signals), rows_per_batch)), desc=f"{self.kind} batches")
 
     def transform(self, X) -> np.ndarray:
         """Integer tokens: (n_epochs, n_channels, n_tokens), or (n_channels, n_tokens) for continuous data."""

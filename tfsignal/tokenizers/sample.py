@@ -119,6 +119,7 @@ class SampleTokenizer(TokenizerBase):
         device: str = "cpu",
         progress: bool = True,
         inference_batch_samples: int = 2_000_000,
+        n_jobs: int | None = None,
     ) -> None:
         self.n_codes, self.hidden, self.kernel_size = n_codes, hidden, kernel_size
         self.sfreq, self.window_s, self.batch_size, self.max_steps = sfreq, window_s, batch_size, max_steps
@@ -131,6 +132,7 @@ class SampleTokenizer(TokenizerBase):
         self.segment_s, self.warmup_s, self.random_state = segment_s, warmup_s, random_state
         self.diversity, self.refit_kernels, self.refit_samples = diversity, refit_kernels, refit_samples
         self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
+        self.n_jobs = n_jobs
 
     def _build(self, config: dict | None = None) -> SampleNet:
         if config is None:
