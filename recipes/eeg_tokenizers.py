@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float, default=None, help="stop training after this long")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--dim", type=int, default=None, help="TFM code size (default: the estimator's, 32)")
+    parser.add_argument("--heads", type=int, default=None, help="TFM attention heads (default: the estimator's, 4)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true")
@@ -125,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     params = {"sfreq": rate, "max_steps": args.steps, "max_minutes": args.minutes, "random_state": args.seed}
     if args.batch_size:
         params["batch_size"] = args.batch_size
+    for name in ("dim", "heads"):
+        if getattr(args, name) is not None:
+            if args.tokenizer != "tfm":
+                parser.error(f"--{name} is a TFM option")
+            params[name] = getattr(args, name)
     start = time.monotonic()
     tokenizer = cls(**params).fit(X)
     train_s = time.monotonic() - start
