@@ -29,7 +29,7 @@ def add_parser(sub, name: str) -> None:
     parser.add_argument(
         "--tokenizer",
         default="tfm",
-        help="shipped tokenizer ('tfm': 2 tokens/s, 'sample': 250 tokens/s) or a saved one's .json path",
+        help="shipped tokenizer ('tfm' or 'tfm-fast': 2 tokens/s, 'sample': 250 tokens/s) or a saved one's .json path",
     )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -42,12 +42,15 @@ def load_tokenizer(name_or_path: str, device: str = "cpu"):
     from pathlib import Path
 
     from tfsignal.tokenizers import SampleTokenizer, TFMTokenizer
+    from tfsignal.tokenizers.base import PRETRAINED_DIR, shipped_tokenizers
 
     from .common import UserError
 
     kinds = {"tfm": TFMTokenizer, "sample": SampleTokenizer}
     path = Path(name_or_path)
     config = path.with_suffix(".json") if path.suffix in (".json", ".safetensors", "") else path
+    if name_or_path in shipped_tokenizers():
+        config = PRETRAINED_DIR / f"{name_or_path}.json"
     kind = name_or_path if name_or_path in kinds else None
     if kind is None and config.exists():
         try:
@@ -55,7 +58,10 @@ def load_tokenizer(name_or_path: str, device: str = "cpu"):
         except (OSError, ValueError):
             kind = None
     if kind not in kinds:
-        raise UserError(f"{name_or_path}: not a tokenizer (give 'tfm', 'sample' or a saved tokenizer's .json)")
+        shipped = ", ".join(shipped_tokenizers())
+        raise UserError(
+            f"{name_or_path}: not a tokenizer (give a shipped one: {shipped}; or a saved tokenizer's .json)"
+        )
     try:
         return kinds[kind].load(name_or_path, device=device)
     except (FileNotFoundError, ValueError) as err:

@@ -199,16 +199,24 @@ class TFMNet(nn.Module):
         """Code vectors (B, T, dim) -> spectrogram (B, n_freq, T)."""
         return self.to_spectrum(self.decoder(codes)).transpose(1, 2)
 
-    def encode_inference(self, spec: Tensor, x: Tensor, chunk_frames: int = 1024) -> Tensor:
+    def spectrogram_frames(self, x: Tensor) -> Tensor:
+        """(B, samples) -> magnitude (B, T, n_freq): :meth:`spectrogram` with the frames first (the
+        same numbers, without its two transposing copies)."""
+        c = self.config
+        window, _ = self.stft._tensors(x)
+        frames = x.unfold(-1, c.n_fft, c.hop_length) * window  # (B, T, n_fft)
+        return torch.fft.rfft(frames, dim=-1)[..., : c.n_freq].abs() / c.n_fft**0.5
+
+    def encode_inference(self, spec_frames: Tensor, x: Tensor, chunk_frames: int = 1024) -> Tensor:
         """:meth:`encode` as in eval mode, faster on CPU: channels last, frames in chunks.
 
+        Takes the spectrogram frames first, (B, T, n_freq), as :meth:`spectrogram_frames` gives it.
         The frequency path treats every frame alone, so it runs ``chunk_frames`` frames at a time:
-        few enough for the cache, many enough that per-operation overhead (and, with several
-        threads, their synchronisation) stays small.
+        few enough for the cache, many enough that per-operation overhead stays small.
         """
         c = self.config
-        batch, n_freq, frames = spec.shape
-        spec_frames = spec.transpose(1, 2).reshape(batch * frames, n_freq)
+        batch, frames, n_freq = spec_frames.shape
+        spec_frames = spec_frames.reshape(batch * frames, n_freq)
         spectral = torch.cat(
             [self._band_features(spec_frames[i : i + chunk_frames]) for i in range(0, batch * frames, chunk_frames)]
         ).view(batch, frames, -1)  # (B, T, dim/2)
@@ -234,7 +242,7 @@ class TFMNet(nn.Module):
 
     def tokens(self, x: Tensor) -> Tensor:
         """Signal (B, samples) -> tokens (B, T), as in eval mode (through :meth:`encode_inference`)."""
-        z = self.encode_inference(self.spectrogram(x), x)  # (B, T, dim)
+        z = self.encode_inference(self.spectrogram_frames(x), x)  # (B, T, dim)
         # 1024 frames at a time, so that the (frames, n_codes) similarities stay in cache
         codes = [self.quantizer.codes(part) for part in z.flatten(0, 1).split(1024)]
         return torch.cat(codes).view(z.shape[:2])
