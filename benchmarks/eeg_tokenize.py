@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--plain", action="store_true", help="TFM: time the training forward, not the inference path")
     args = parser.parse_args()
 
     import torch
@@ -56,6 +57,9 @@ def main() -> None:
     rate = 256.0
     x = simulate_eeg(n_channels=args.channels, duration_s=60 * args.minutes, sfreq=rate, seed=0).astype("float32")
     tok = build(args.tokenizer)
+    if args.plain:  # the same tokens through the layout training uses (TFMNet.encode)
+        net = tok.network_
+        net.tokens = lambda signals: net.quantizer.codes(net.encode(net.spectrogram(signals), signals))
     for threads in args.threads:
         torch.set_num_threads(threads)
         tok.transform(x[:, : int(10 * rate)])  # warm-up
@@ -63,7 +67,7 @@ def main() -> None:
         tokens = tok.transform(x)
         elapsed = time.perf_counter() - start
         row = {
-            "tokenizer": args.tokenizer,
+            "tokenizer": args.tokenizer + (" (plain forward)" if args.plain else ""),
             "channels": args.channels,
             "minutes": args.minutes,
             "threads": threads,

@@ -166,6 +166,19 @@ def test_sample_tokenizer_reconstructs_and_segments_consistently():
     assert (whole == tokens).mean() > 0.98
 
 
+def test_sample_decode_by_lookup_matches_the_one_hot_convolution():
+    from tfsignal.tokenizers.sample import SampleConfig, SampleNet
+
+    torch.manual_seed(0)
+    for kernel_size in (10, 7):  # even kernels reach one sample further ahead
+        net = SampleNet(SampleConfig(n_codes=16, hidden=8, kernel_size=kernel_size))
+        net.bias.data.fill_(0.3)
+        tokens = torch.randint(16, (3, 200))
+        with torch.no_grad():
+            expected = net.reconstruct(torch.nn.functional.one_hot(tokens, 16).float())
+            torch.testing.assert_close(net.decode(tokens), expected, rtol=0, atol=1e-5)
+
+
 def test_worker_threads_give_the_same_tokens_and_scores():
     rng = np.random.default_rng(6)
     X = oscillation(10.0, 5, 12.0, 256.0, rng)  # resampled to 200 / 250 Hz inside, in row blocks

@@ -21,8 +21,8 @@ def recordings():
     return {name: load_eeg(data / f"{name}.edf") for name in ("eeg_fp1_60s", "eegmmidb_S006R04_30s")}
 
 
-def test_both_tokenizers_ship():
-    assert shipped_tokenizers("tfm") == ["tfm"] and shipped_tokenizers("sample") == ["sample"]
+def test_the_tokenizers_ship():
+    assert shipped_tokenizers("tfm") == ["tfm-fast", "tfm"] and shipped_tokenizers("sample") == ["sample"]
 
 
 def test_tfm_reconstructs_unseen_eeg_spectrograms(recordings):
@@ -33,6 +33,18 @@ def test_tfm_reconstructs_unseen_eeg_spectrograms(recordings):
         assert scores["pve"] >= 0.8, (name, scores)
     scores = tok.score(recordings["eegmmidb_S006R04_30s"])  # 64 channels x 59 tokens
     assert scores["usage"] >= 0.3 and scores["perplexity"] > 100
+    tokens = tok.transform(recordings["eegmmidb_S006R04_30s"])
+    assert tokens.shape == (64, 59)
+
+
+def test_tfm_fast_reconstructs_unseen_eeg_spectrograms(recordings):
+    tok = TFMTokenizer.load("tfm-fast")
+    assert tok.dim == 16 and tok.network_.config.dim == 16  # the half-width preset
+    for name, raw in recordings.items():
+        scores = tok.score(raw)
+        assert scores["pve"] >= 0.8, (name, scores)
+    scores = tok.score(recordings["eegmmidb_S006R04_30s"])
+    assert scores["usage"] >= 0.3 and scores["perplexity"] > 100, scores
     tokens = tok.transform(recordings["eegmmidb_S006R04_30s"])
     assert tokens.shape == (64, 59)
 

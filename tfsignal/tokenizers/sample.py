@@ -33,6 +33,8 @@ from torch import Tensor, nn
 
 from .base import TokenizerBase
 
+PIECES_PER_PASS = 64  # signal pieces (of segment_s + warmup_s) the GRU reads at once in inference
+
 
 @dataclass
 class SampleConfig:
@@ -65,8 +67,16 @@ class SampleNet(nn.Module):
         return out[:, 0] + self.bias
 
     def decode(self, tokens: Tensor) -> Tensor:
-        """Tokens (B, L) -> signal (B, L)."""
-        return self.reconstruct(F.one_hot(tokens, self.n_codes).float())
+        """Tokens (B, L) -> signal (B, L): :meth:`reconstruct` of their one-hot weights, computed as
+        ``kernel_size`` lookups, without the (B, L, K) one-hot (1 GB for 2 minutes of 64 channels)."""
+        k, length = self.config.kernel_size, tokens.shape[-1]
+        # out[t] = bias + sum_j kernels[tokens[t + j - (k - 1) // 2], j]; positions off the ends add 0
+        padded = F.pad(tokens, ((k - 1) // 2, k // 2), value=self.n_codes)  # (B, L + k - 1)
+        table = F.pad(self.kernels, (0, 0, 0, 1))  # (K + 1, k): a zero row for the padding
+        out = self.bias.expand(tokens.shape).clone()
+        for j in range(k):
+            out += table[padded[:, j : j + length], j]
+        return out
 
     def loss(self, x: Tensor, temperature: float, diversity: float = 0.0) -> Tensor:
         """Reconstruction MSE, plus ``diversity`` x (1 - normalised entropy of the batch's mean token
@@ -199,9 +209,10 @@ class SampleTokenizer(TokenizerBase):
         # (B, warmup + n * segment): zeros in front, zeros at the end to a whole number of segments
         n_segments = -(-length // segment)
         padded = F.pad(signals, (warmup, n_segments * segment - length))
-        pieces = padded.unfold(-1, warmup + segment, segment)  # (B, n, warmup + segment)
-        tokens = self.network_.logits(pieces.reshape(-1, warmup + segment)).argmax(-1)[:, warmup:]
-        return tokens.reshape(batch, -1)[:, :length]
+        pieces = padded.unfold(-1, warmup + segment, segment).reshape(-1, warmup + segment)  # (B * n, w + s)
+        # PIECES_PER_PASS at a time: the GRU's activations take ~7 MB per piece, so this bounds memory
+        tokens = [self.network_.logits(part).argmax(-1)[:, warmup:] for part in pieces.split(PIECES_PER_PASS)]
+        return torch.cat(tokens).reshape(batch, -1)[:, :length]
 
     def _decode(self, tokens: Tensor) -> Tensor:
         return self.network_.decode(tokens)
