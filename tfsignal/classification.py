@@ -246,10 +246,10 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X, networks: int | None = None) -> np.ndarray:
         """Class probabilities (n, n_classes); for an ensemble, the mean over its networks (over
         its first ``networks`` of them if given: 1 is the first network alone)."""
+        if networks is not None and networks < 1:
+            raise ValueError(f"networks must be at least 1, got {networks}")
         Xp, mask = self._prepare(X)
         nets = [self.network_, *getattr(self, "members_", [])][:networks]
-        if not nets:
-            raise ValueError(f"networks must be at least 1, got {networks}")
         total = 0
         for net in nets:
             net.eval()
