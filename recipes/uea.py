@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     seconds = time.time() - started
     single = None  # for an ensemble, also its first network alone (the same run's single-model figure)
     if clf.n_networks_ > 1:
-        single = float(np.mean(clf.classes_[clf.predict_proba(test, networks=1).argmax(1)] == y_test))
+        single = float(np.mean(clf.predict(test, networks=1) == y_test))
     if args.out:
         clf.save(args.out)
     baseline = None

@@ -258,8 +258,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             )
         return (total / len(nets)).numpy()
 
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+    def predict(self, X, networks: int | None = None) -> np.ndarray:
+        return self.classes_[self.predict_proba(X, networks).argmax(1)]
 
     @property
     def n_params_(self) -> int:
