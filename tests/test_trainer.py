@@ -49,6 +49,20 @@ def test_checkpoint_resume_and_best_weights(tmp_path):
         assert torch.equal(value, model.state_dict()[name]), name
 
 
+def test_resumed_run_sees_the_batches_an_unbroken_run_would(tmp_path):
+    # 6 items in batches of 2: 3 batches per epoch, so 5 steps cross into the second epoch. Stopping
+    # at step 2 and resuming must not start the epoch over (that would replay batches 1-2).
+    straight, straight_model = tiny_setup(tmp_path / "straight", steps=5)
+    straight.fit()
+    first, _ = tiny_setup(tmp_path / "broken", steps=2)  # in warm-up, the learning rate does not depend on steps
+    first.fit()
+    resumed, resumed_model = tiny_setup(tmp_path / "broken", steps=5)
+    resumed.fit()
+    assert resumed.step == straight.step == 5
+    for name, value in resumed_model.state_dict().items():
+        torch.testing.assert_close(value, straight_model.state_dict()[name], rtol=0, atol=1e-6, msg=name)
+
+
 def test_ddp_two_gloo_processes_keep_replicas_identical(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     worker = Path(__file__).with_name("_ddp_train.py")

@@ -145,7 +145,13 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ the loop
 
-    def _loader(self, epoch: int) -> DataLoader:
+    def _batches_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.dataset) / self.world)  # DistributedSampler pads to equal shares
+        return max(1, per_rank // self.config.batch_size)
+
+    def _loader(self, epoch: int, skip: int = 0) -> DataLoader:
+        """Batches of ``epoch`` in their seeded order, the first ``skip`` left out (where a resumed run
+        stopped), so a run resumed from a checkpoint sees the same batches as one that never stopped."""
         cfg = self.config
         if hasattr(self.dataset, "set_epoch"):  # on-the-fly datasets draw new mixtures every epoch
             self.dataset.set_epoch(epoch)
@@ -154,7 +160,8 @@ class Trainer:
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(self.dataset, generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        return DataLoader(self.dataset, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True)
+        indices = list(sampler)[skip * cfg.batch_size :]
+        return DataLoader(self.dataset, cfg.batch_size, sampler=indices, num_workers=cfg.num_workers, drop_last=True)
 
     def fit(self) -> dict[str, float] | None:
         """Train until ``steps`` (resuming from ``last.pt``); returns the last validation metrics."""
@@ -166,9 +173,10 @@ class Trainer:
         started = time.monotonic()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", unit="step")
         self.model.train()
-        epoch, running, metrics = 0, {}, None
+        epoch, skip = divmod(self.step, self._batches_per_epoch())
+        running, metrics = {}, None
         while self.step < cfg.steps:
-            for batch in self._loader(epoch):
+            for batch in self._loader(epoch, skip):
                 batch = [b.to(self.device) for b in batch]
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr_at(self.step)
@@ -195,7 +203,7 @@ class Trainer:
                     self.save_checkpoint()
                 if last:
                     break
-            epoch += 1
+            epoch, skip = epoch + 1, 0
             if (time.monotonic() - started) / 60 > cfg.max_minutes:
                 break
         bar.close()
