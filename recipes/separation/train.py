@@ -3,7 +3,10 @@
     python -m recipes.separation.prepare --corpus ../shared/data/speech --out runs/separation/data
     python -m recipes.separation.train --corpus ../shared/data/speech --data runs/separation/data \\
         --model tiger-tiny --out runs/separation/tiny --steps 4000 --max-minutes 120
-    torchrun --nproc_per_node 2 -m recipes.separation.train ...   # data-parallel, same flags
+    torchrun --nproc_per_node 2 -m recipes.separation.train ... --threads 1   # data-parallel, same flags
+
+On a 2-core CPU, two one-thread processes (``--batch-size 4`` each) ran ``tiger-tiny`` at 3.75 s per
+step of 8 one-second mixtures, against 5.8 s for one two-thread process with ``--batch-size 8``.
 
 Training mixtures (:class:`tfsignal.train.data.SpeakerMixingDataset`) pair two different speakers
 of the train split in ``splits.json`` (written by prepare) at a random overlap ratio and relative
