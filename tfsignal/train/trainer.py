@@ -160,8 +160,9 @@ class Trainer:
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(self.dataset, generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        indices = list(sampler)[skip * cfg.batch_size :]
-        return DataLoader(self.dataset, cfg.batch_size, sampler=indices, num_workers=cfg.num_workers, drop_last=True)
+        if skip:  # only a resumed run's first epoch needs its order written out
+            sampler = list(sampler)[skip * cfg.batch_size :]
+        return DataLoader(self.dataset, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True)
 
     def fit(self) -> dict[str, float] | None:
         """Train until ``steps`` (resuming from ``last.pt``); returns the last validation metrics."""
