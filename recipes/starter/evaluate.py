@@ -1,11 +1,14 @@
 """Score the shipped (or any) enhancer next to the baselines on the starter's held-out test set.
 
     python -m recipes.starter.evaluate --data runs/starter/data [--model enhancer] [--report report.json]
+    python -m recipes.starter.evaluate --data runs/starter/data --clean-input   # what each does to clean speech
 
 Methods: the unprocessed input, spectral gating (noisereduce), RNNoise (pyrnnoise) and the model,
 on the same files (speakers and noise recordings held out from training by recipes.starter.prepare).
 Prints a markdown table of mean wide-band PESQ, ESTOI and SI-SDR, then the same by input SNR, then
-one JSON line with everything.
+one JSON line with everything. With ``--clean-input`` every method gets the clean references
+themselves (no noise): a perfect enhancer leaves them as they are, so the scores show how much each
+method changes clean speech (an upper bound on what it can reach at high input SNR).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from recipes.common.enhance_eval import METHODS, evaluate_pairs
 from tfsignal import models
 from tfsignal.chunking import chunked_apply
 from tfsignal.frontends import resample
+from tfsignal.io import load_audio
 
 
 def model_enhancer(name_or_path: str, chunk_seconds: float = 4.0):
@@ -39,27 +43,29 @@ def model_enhancer(name_or_path: str, chunk_seconds: float = 4.0):
     return enhance_fn
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="runs/starter/data", help="output folder of recipes.starter.prepare")
-    parser.add_argument("--model", default="enhancer", help="shipped model name or saved model path")
-    parser.add_argument("--methods", nargs="+", default=["noisy", "spectral_gating", "rnnoise", "model"])
-    parser.add_argument("--report", help="write every file's scores to this JSON file")
-    args = parser.parse_args(argv)
-    test = Path(args.data) / "test"
-    snr_of = {row["file"]: float(row["snr_db"]) for row in csv.DictReader(open(test / "meta.csv"))}
-    results = {}
-    for method in args.methods:
-        fn = model_enhancer(args.model) if method == "model" else METHODS[method]
-        results[method] = evaluate_pairs(fn, test / "noisy", test / "clean")
-        print(f"{method}: {json.dumps(results[method]['enhanced'])}", file=sys.stderr)
-    names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
-    names["model"] = f"tfsignal {args.model}"
-    print(f"held-out test set: {results[args.methods[0]]['n']} clips of 4 s\n")
-    print("| method | PESQ (wb) | ESTOI | SI-SDR (dB) |\n|---|---|---|---|")
-    for method, r in results.items():
-        m = r["enhanced"]
-        print(f"| {names[method]} | {m['pesq']:.2f} | {m['estoi']:.3f} | {m['si_sdr']:.2f} |")
+BANDS_HZ = (0, 250, 500, 1000, 2000, 4000, 6000, 8000)
+
+
+def band_gains(enhance_fn, files: list[Path], sample_rate: int = 16000) -> np.ndarray:
+    """Mean change (dB) of each band's energy in ``BANDS_HZ`` from input to output, over ``files``,
+    after removing the output's overall gain (the scale SI-SDR allows): how a method colours speech."""
+    edges = np.array(BANDS_HZ)
+    gains = []
+    for path in files:
+        x, _ = load_audio(path, sr=sample_rate)
+        y = np.asarray(enhance_fn(x.copy(), sample_rate), dtype=np.float64)
+        y *= (x @ x) / max(float(y @ x), 1e-12)  # the scale that best matches y to x
+        bins = np.fft.rfftfreq(len(x), 1 / sample_rate)
+        px, py = np.abs(np.fft.rfft(x)) ** 2, np.abs(np.fft.rfft(y)) ** 2
+        band = np.digitize(bins, edges[1:-1])  # 0 .. len(edges) - 2
+        gains.append(
+            [10 * np.log10(py[band == b].sum() / max(px[band == b].sum(), 1e-20)) for b in range(len(edges) - 1)]
+        )
+    return np.mean(gains, axis=0)
+
+
+def print_by_snr(results: dict, names: dict, snr_of: dict) -> None:
+    """The markdown table of mean PESQ / SI-SDR of every method at each input SNR."""
     snrs = sorted(set(snr_of.values()))
     print("\nby input SNR: PESQ / SI-SDR (dB)\n")
     print("| method | " + " | ".join(f"{s:g} dB" for s in snrs) + " |\n|---|" + "---|" * len(snrs))
@@ -70,6 +76,43 @@ def main(argv=None) -> int:
             p = np.mean([x["pesq"] for x in rows if x["pesq"] is not None])
             cells.append(f"{p:.2f} / {np.mean([x['si_sdr'] for x in rows]):.1f}")
         print(f"| {names[method]} | " + " | ".join(cells) + " |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="runs/starter/data", help="output folder of recipes.starter.prepare")
+    parser.add_argument("--model", default="enhancer", help="shipped model name or saved model path")
+    parser.add_argument("--methods", nargs="+", default=["noisy", "spectral_gating", "rnnoise", "model"])
+    parser.add_argument("--report", help="write every file's scores to this JSON file")
+    parser.add_argument("--clean-input", action="store_true", help="feed the clean references instead of the noisy")
+    args = parser.parse_args(argv)
+    test = Path(args.data) / "test"
+    inputs = test / ("clean" if args.clean_input else "noisy")
+    results = {}
+    for method in args.methods:
+        fn = model_enhancer(args.model) if method == "model" else METHODS[method]
+        results[method] = evaluate_pairs(fn, inputs, test / "clean")
+        print(f"{method}: {json.dumps(results[method]['enhanced'])}", file=sys.stderr)
+    names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
+    names["model"] = f"tfsignal {args.model}"
+    what = "clean speech as input" if args.clean_input else "noisy input"
+    print(f"held-out test set: {results[args.methods[0]]['n']} clips of 4 s, {what}\n")
+    print("| method | PESQ (wb) | ESTOI | SI-SDR (dB) |\n|---|---|---|---|")
+    for method, r in results.items():
+        m = r["enhanced"]
+        print(f"| {names[method]} | {m['pesq']:.2f} | {m['estoi']:.3f} | {m['si_sdr']:.2f} |")
+    if args.clean_input:
+        files = sorted(inputs.iterdir())
+        print("\nchange of each band's energy, clean input -> output (dB, overall gain removed)\n")
+        bands = [f"{lo / 1000:g}-{hi / 1000:g} kHz" for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:])]
+        print("| method | " + " | ".join(bands) + " |\n|---|" + "---|" * len(bands))
+        for method in args.methods:
+            fn = model_enhancer(args.model) if method == "model" else METHODS[method]
+            print(f"| {names[method]} | " + " | ".join(f"{g:+.1f}" for g in band_gains(fn, files)) + " |")
+    else:
+        print_by_snr(
+            results, names, {row["file"]: float(row["snr_db"]) for row in csv.DictReader(open(test / "meta.csv"))}
+        )
     summary = {k: {"n": v["n"], **v["enhanced"]} for k, v in results.items()}
     if args.report:
         Path(args.report).write_text(json.dumps(results, indent=1) + "\n")

@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--segment-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--snr-db", type=float, nargs=2, default=(-5.0, 15.0), metavar=("MIN", "MAX"), help="mixing SNR range"
+    )
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (paper: 5e-4)")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-clips", type=int, default=12, help="validation clips scored each time")
@@ -85,6 +88,7 @@ def main(argv=None) -> int:
         [corpus / p for p in splits["noise"]["train"]],
         segment_seconds=args.segment_seconds,
         sample_rate=rate,
+        snr_db=tuple(args.snr_db),
         epoch_size=args.steps * args.batch_size,
         augment=Augment(),
         seed=args.seed,
