@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,9 @@ def test_starter_evaluate_scores_methods_on_clean_input(monkeypatch, pairs, caps
     assert "clean speech as input" in out and "by input SNR" not in out
     assert clean["si_sdr"] > 60 and noisy["si_sdr"] < 10  # the clean file itself against itself
     assert "| noisy input | +0.0 | +0.0 |" in out  # the identity does not colour speech
+    shutil.copytree(test, pairs / "data/val")
+    assert evaluate.main(["--data", str(pairs / "data"), "--split", "val", "--methods", "noisy"]) == 0
+    assert "held-out val set: 2 clips, noisy input" in capsys.readouterr().out
     files = sorted((test / "clean").iterdir())
     gains = evaluate.band_gains(lambda x, sr: np.convolve(x, [0.5, 0.5], mode="same"), files)  # a low-pass
     assert gains[-1] < gains[0] - 8 and gains[-1] < gains[-2] < gains[-3]  # the higher, the lower

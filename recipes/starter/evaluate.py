@@ -85,8 +85,9 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=["noisy", "spectral_gating", "rnnoise", "model"])
     parser.add_argument("--report", help="write every file's scores to this JSON file")
     parser.add_argument("--clean-input", action="store_true", help="feed the clean references instead of the noisy")
+    parser.add_argument("--split", choices=["test", "val"], default="test", help="held-out set (default: %(default)s)")
     args = parser.parse_args(argv)
-    test = Path(args.data) / "test"
+    test = Path(args.data) / args.split
     inputs = test / ("clean" if args.clean_input else "noisy")
     results = {}
     for method in args.methods:
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
     names["model"] = f"tfsignal {args.model}"
     what = "clean speech as input" if args.clean_input else "noisy input"
-    print(f"held-out test set: {results[args.methods[0]]['n']} clips of 4 s, {what}\n")
+    print(f"held-out {args.split} set: {results[args.methods[0]]['n']} clips, {what}\n")
     print("| method | PESQ (wb) | ESTOI | SI-SDR (dB) |\n|---|---|---|---|")
     for method, r in results.items():
         m = r["enhanced"]
