@@ -1,4 +1,4 @@
-"""Score the shipped (or any) enhancer next to the baselines on the starter's held-out test set.
+"""Score the shipped (or any) enhancer next to the baselines on the starter's held-out test (or val) set.
 
     python -m recipes.starter.evaluate --data runs/starter/data [--model enhancer] [--report report.json]
     python -m recipes.starter.evaluate --data runs/starter/data --clean-input   # what each does to clean speech
@@ -87,12 +87,12 @@ def main(argv=None) -> int:
     parser.add_argument("--clean-input", action="store_true", help="feed the clean references instead of the noisy")
     parser.add_argument("--split", choices=["test", "val"], default="test", help="held-out set (default: %(default)s)")
     args = parser.parse_args(argv)
-    test = Path(args.data) / args.split
-    inputs = test / ("clean" if args.clean_input else "noisy")
+    folder = Path(args.data) / args.split
+    inputs = folder / ("clean" if args.clean_input else "noisy")
     results = {}
     for method in args.methods:
         fn = model_enhancer(args.model) if method == "model" else METHODS[method]
-        results[method] = evaluate_pairs(fn, inputs, test / "clean")
+        results[method] = evaluate_pairs(fn, inputs, folder / "clean")
         print(f"{method}: {json.dumps(results[method]['enhanced'])}", file=sys.stderr)
     names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
     names["model"] = f"tfsignal {args.model}"
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             print(f"| {names[method]} | " + " | ".join(f"{g:+.1f}" for g in band_gains(fn, files)) + " |")
     else:
         print_by_snr(
-            results, names, {row["file"]: float(row["snr_db"]) for row in csv.DictReader(open(test / "meta.csv"))}
+            results, names, {row["file"]: float(row["snr_db"]) for row in csv.DictReader(open(folder / "meta.csv"))}
         )
     summary = {k: {"n": v["n"], **v["enhanced"]} for k, v in results.items()}
     if args.report:
