@@ -46,22 +46,24 @@ def model_enhancer(name_or_path: str, chunk_seconds: float = 4.0):
 BANDS_HZ = (0, 250, 500, 1000, 2000, 4000, 6000, 8000)
 
 
-def band_gains(enhance_fn, files: list[Path], sample_rate: int = 16000) -> np.ndarray:
-    """Mean change (dB) of each band's energy in ``BANDS_HZ`` from input to output, over ``files``,
-    after removing the output's overall gain (the scale SI-SDR allows): how a method colours speech."""
+def band_gain(x: np.ndarray, y: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    """Change (dB) of each band's energy in ``BANDS_HZ`` from input ``x`` to output ``y``, after
+    removing the output's overall gain (the scale SI-SDR allows): how a method colours speech."""
     edges = np.array(BANDS_HZ)
-    gains = []
-    for path in files:
-        x, _ = load_audio(path, sr=sample_rate)
-        y = np.asarray(enhance_fn(x.copy(), sample_rate), dtype=np.float64)
-        y *= (x @ x) / max(float(y @ x), 1e-12)  # the scale that best matches y to x
-        bins = np.fft.rfftfreq(len(x), 1 / sample_rate)
-        px, py = np.abs(np.fft.rfft(x)) ** 2, np.abs(np.fft.rfft(y)) ** 2
-        band = np.digitize(bins, edges[1:-1])  # 0 .. len(edges) - 2
-        gains.append(
-            [10 * np.log10(py[band == b].sum() / max(px[band == b].sum(), 1e-20)) for b in range(len(edges) - 1)]
-        )
-    return np.mean(gains, axis=0)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    y = y * (x @ x) / max(float(y @ x), 1e-12)  # the scale that best matches y to x
+    bins = np.fft.rfftfreq(len(x), 1 / sample_rate)
+    px, py = np.abs(np.fft.rfft(x)) ** 2, np.abs(np.fft.rfft(y)) ** 2
+    band = np.digitize(bins, edges[1:-1])  # 0 .. len(edges) - 2
+    return np.array(
+        [10 * np.log10(py[band == b].sum() / max(px[band == b].sum(), 1e-20)) for b in range(len(edges) - 1)]
+    )
+
+
+def band_gains(enhance_fn, files: list[Path], sample_rate: int = 16000) -> np.ndarray:
+    """Mean :func:`band_gain` of ``enhance_fn`` over the audio ``files``."""
+    inputs = [load_audio(path, sr=sample_rate)[0] for path in files]
+    return np.mean([band_gain(x, enhance_fn(x.copy(), sample_rate), sample_rate) for x in inputs], axis=0)
 
 
 def print_by_snr(results: dict, names: dict, snr_of: dict) -> None:
@@ -89,10 +91,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     folder = Path(args.data) / args.split
     inputs = folder / ("clean" if args.clean_input else "noisy")
-    results = {}
+    results, colouring = {}, {}
     for method in args.methods:
         fn = model_enhancer(args.model) if method == "model" else METHODS[method]
-        results[method] = evaluate_pairs(fn, inputs, folder / "clean")
+        gains = []  # with --clean-input, each output's band_gain as it is scored (no second pass)
+
+        def recorded(x: np.ndarray, sample_rate: int, fn=fn, gains=gains) -> np.ndarray:
+            y = fn(x.copy(), sample_rate)
+            if args.clean_input:
+                gains.append(band_gain(x, y, sample_rate))
+            return y
+
+        results[method] = evaluate_pairs(recorded, inputs, folder / "clean")
+        colouring[method] = np.mean(gains, axis=0) if gains else None
         print(f"{method}: {json.dumps(results[method]['enhanced'])}", file=sys.stderr)
     names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
     names["model"] = f"tfsignal {args.model}"
@@ -103,13 +114,11 @@ def main(argv=None) -> int:
         m = r["enhanced"]
         print(f"| {names[method]} | {m['pesq']:.2f} | {m['estoi']:.3f} | {m['si_sdr']:.2f} |")
     if args.clean_input:
-        files = sorted(inputs.iterdir())
         print("\nchange of each band's energy, clean input -> output (dB, overall gain removed)\n")
         bands = [f"{lo / 1000:g}-{hi / 1000:g} kHz" for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:])]
         print("| method | " + " | ".join(bands) + " |\n|---|" + "---|" * len(bands))
         for method in args.methods:
-            fn = model_enhancer(args.model) if method == "model" else METHODS[method]
-            print(f"| {names[method]} | " + " | ".join(f"{g:+.1f}" for g in band_gains(fn, files)) + " |")
+            print(f"| {names[method]} | " + " | ".join(f"{round(g, 1) + 0.0:+.1f}" for g in colouring[method]) + " |")
     else:
         print_by_snr(
             results, names, {row["file"]: float(row["snr_db"]) for row in csv.DictReader(open(folder / "meta.csv"))}
