@@ -24,6 +24,8 @@ from tfsignal.io import InputFileError, load_audio
 from tfsignal.metrics import estoi, pesq, si_sdr
 from tfsignal.train import TrainConfig, Trainer, enhancement_loss
 from tfsignal.train.data import PairedFolderDataset
+from tfsignal.train.metric_gan import MetricGAN
+from tfsignal.train.trainer import process_device
 
 
 def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds: float = 8.0):
@@ -46,11 +48,20 @@ def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds:
     return val_fn
 
 
+def add_metric_gan_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metric-gan",
+        action="store_true",
+        help="also train the paper's metric discriminator (a learned PESQ) and add its loss (weight 0.05)",
+    )
+
+
 def make_trainer(
     model, dataset, args: argparse.Namespace, val_fn, device: str = "cpu", loss=None, best_metric: str = "pesq"
 ) -> Trainer:
     """A Trainer configured from a recipe's common flags, minimising ``loss(net, batch)`` (default: the
-    enhancement paper's losses) and keeping the weights with the best validation ``best_metric``."""
+    enhancement paper's losses, with its metric discriminator when ``args.metric_gan``) and keeping
+    the weights with the best validation ``best_metric``."""
     config = TrainConfig(
         out_dir=args.out,
         steps=args.steps,
@@ -63,9 +74,14 @@ def make_trainer(
         max_minutes=args.max_minutes,
         best_metric=best_metric,
     )
+    stateful = {}
     if loss is None:
-        loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1])  # noqa: E731
-    return Trainer(model, loss, dataset, config, val_fn=val_fn, device=device)
+        gan = None
+        if getattr(args, "metric_gan", False):
+            gan = MetricGAN(model.sample_rate, lr=args.lr, device=process_device(device))
+        loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1], metric_gan=gan)  # noqa: E731
+        stateful = {"metric_gan": gan} if gan else {}
+    return Trainer(model, loss, dataset, config, val_fn=val_fn, device=device, stateful=stateful)
 
 
 def main(argv=None, dataset_name: str = "paired folders", default_model: str = "mambattention") -> int:
@@ -80,6 +96,7 @@ def main(argv=None, dataset_name: str = "paired folders", default_model: str = "
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--segment-seconds", type=float, default=2.0, help="paper: 2 s")
     parser.add_argument("--lr", type=float, default=5e-4, help="paper: 5e-4")
+    add_metric_gan_flag(parser)
     parser.add_argument("--val-every", type=int, default=2000)
     parser.add_argument("--val-stride", type=int, default=50, help="every N-th training pair is held out")
     parser.add_argument("--val-clips", type=int, default=40)

@@ -5,6 +5,7 @@
         --model mambattention-tiny --out runs/starter/tiny --steps 3000 --max-minutes 55
     torchrun --nproc_per_node 2 -m recipes.starter.train ...   # data-parallel, same flags
     python -m recipes.starter.train ... --init enhancer --lr 3e-4  # fine-tune the shipped weights
+    python -m recipes.starter.train ... --metric-gan  # + the paper's metric discriminator (learned PESQ)
 
 Training mixtures come from the train speakers and train noise files of ``splits.json`` (written
 by prepare); validation scores a fixed subset of ``val/`` after every ``--val-every`` steps and
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from recipes.common.enhance_train import make_trainer, validation_fn
+from recipes.common.enhance_train import add_metric_gan_flag, make_trainer, validation_fn
 from tfsignal import models
 from tfsignal.train.data import Augment, MixingDataset, match_pairs
 
@@ -49,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--snr-db", type=float, nargs=2, default=(-5.0, 15.0), metavar=("MIN", "MAX"), help="mixing SNR range"
     )
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (paper: 5e-4)")
+    add_metric_gan_flag(parser)
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-clips", type=int, default=12, help="validation clips scored each time")
     parser.add_argument("--max-minutes", type=float, default=math.inf, help="stop cleanly after this wall time")

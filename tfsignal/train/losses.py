@@ -33,8 +33,10 @@ def phase_loss(phase: Tensor, target: Tensor) -> Tensor:
 
 @dataclass
 class LossWeights:
-    """Weights of the published recipe (MambAttention, after MP-SENet); metric GAN loss not included."""
+    """Weights of the published recipe (MambAttention, after MP-SENet); ``metric`` applies only when
+    training with a :class:`~tfsignal.train.metric_gan.MetricGAN`."""
 
+    metric: float = 0.05
     magnitude: float = 0.9
     phase: float = 0.3
     complex: float = 0.1
@@ -42,8 +44,14 @@ class LossWeights:
     consistency: float = 0.1
 
 
-def enhancement_loss(model, noisy: Tensor, clean: Tensor, weights: LossWeights | None = None) -> dict[str, Tensor]:
+def enhancement_loss(
+    model, noisy: Tensor, clean: Tensor, weights: LossWeights | None = None, metric_gan=None
+) -> dict[str, Tensor]:
     """All loss terms for a batch of (noisy, clean) waveforms (B, time); "total" is their weighted sum.
+
+    With a :class:`~tfsignal.train.metric_gan.MetricGAN` the discriminator first takes its own step
+    on this batch ("discriminator" and the batch's mean "pesq" are logged, not added), then its
+    verdict on the estimate joins the total as the "metric" term.
 
     ``model`` provides ``analyse`` (wave -> compressed mag, phase), ``forward`` (-> mag, phase,
     complex) and ``synthesise`` (-> wave), as models/mambattention.py does. It may be wrapped in
@@ -67,7 +75,12 @@ def enhancement_loss(model, noisy: Tensor, clean: Tensor, weights: LossWeights |
         "time": F.l1_loss(wave, clean),
         "consistency": 2 * F.mse_loss(complex_, re_complex),
     }
+    if metric_gan is not None:
+        logged = metric_gan.update(clean_mag, mag, clean, wave)
+        terms["metric"] = metric_gan.generator_loss(clean_mag, mag)
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
+    if metric_gan is not None:
+        terms.update(logged)
     return terms
 
 

@@ -57,11 +57,21 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def process_device(device: str | torch.device) -> torch.device:
+    """``device``, made this process's own GPU (torchrun's LOCAL_RANK) when it is CUDA."""
+    device = torch.device(device)
+    if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
 class Trainer:
     """Train ``model`` on ``dataset`` by minimising ``loss_fn(model, batch)["total"]``.
 
     ``val_fn(model) -> dict[str, float]`` runs on rank 0 every ``val_every`` steps on the bare
-    (unwrapped) model in eval mode.
+    (unwrapped) model in eval mode. ``stateful`` names further objects with ``state_dict`` and
+    ``load_state_dict`` that the loss trains (a metric discriminator): they are saved in ``last.pt``
+    and restored on resume when the checkpoint has them.
     """
 
     def __init__(
@@ -72,16 +82,16 @@ class Trainer:
         config: TrainConfig,
         val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
         device: str = "cpu",
+        stateful: dict[str, object] | None = None,
     ) -> None:
         self.config = config
         self.rank, self.world = _distributed()
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and self.world > 1:
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = process_device(device)
         torch.manual_seed(config.seed)
         self.model = model.to(self.device)
         self.net = nn.parallel.DistributedDataParallel(model) if self.world > 1 else model
         self.loss_fn, self.val_fn, self.dataset = loss_fn, val_fn, dataset
+        self.stateful = dict(stateful or {})
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
@@ -108,6 +118,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "best": self.best,
+            "stateful": {name: obj.state_dict() for name, obj in self.stateful.items()},
         }
         tmp = self.out_dir / "last.pt.tmp"
         torch.save(state, tmp)
@@ -122,6 +133,9 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.best = int(state["step"]), float(state["best"])
+        for name, obj in self.stateful.items():
+            if name in state.get("stateful", {}):
+                obj.load_state_dict(state["stateful"][name])
         return True
 
     def log(self, record: dict) -> None:
@@ -189,10 +203,11 @@ class Trainer:
                     self.optimizer.step()
                 self.step += 1
                 bar.update(1)
-                for name, value in terms.items():
-                    running[name] = running.get(name, 0.0) + float(value.detach())
+                for name, value in terms.items():  # NaN (a term with nothing to measure) is left out
+                    value, (total, count) = float(value.detach()), running.get(name, (0.0, 0))
+                    running[name] = (total + value, count + 1) if math.isfinite(value) else (total, count)
                 if self.step % cfg.log_every == 0:
-                    means = {k: v / cfg.log_every for k, v in running.items()}
+                    means = {k: total / count for k, (total, count) in running.items() if count}
                     bar.set_postfix(loss=f"{means['total']:.3f}")
                     self.log({"step": self.step, "lr": self.lr_at(self.step), "train": means})
                     running = {}
