@@ -11,7 +11,8 @@ where a model lacks context) get no weight. A model whose receptive field reache
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def chunked_apply(
 def chunked_file(
     fn: Callable[[Tensor], Tensor],
     src: str | os.PathLike,
-    dst: str | os.PathLike,
+    dst: str | os.PathLike | Sequence[str | os.PathLike],
     rate: int,
     chunk: int,
     overlap: int,
@@ -128,7 +129,8 @@ def chunked_file(
     overwrite: bool = False,
     progress: bool | None = None,
     subtype: str | None = None,
-) -> Path:
+    mono: bool = False,
+) -> Path | list[Path]:
     """Run ``fn`` ((n, chunk) -> (n, chunk) at ``rate`` Hz) over the audio file ``src`` and write
     ``dst`` at ``src``'s own rate and channel count, streaming.
 
@@ -138,27 +140,38 @@ def chunked_file(
     is written atomically (``subtype``: as in :func:`tfsignal.io.save_audio`) and an existing file is
     kept unless ``overwrite``; a problem with ``src`` raises :class:`tfsignal.io.InputFileError` and
     leaves no ``dst``. ``progress`` None shows a bar for files longer than four chunks.
+
+    With ``mono`` the channels are averaged before ``fn`` and the outputs have one channel. When
+    ``fn`` returns (n, k, chunk) (a separator's k sources), ``dst`` is a list of k paths, one per
+    output, all written or none.
     """
     from .frontends.resample import resample_span, resampled_length, span_input
     from .io import AudioReader, audio_writer
 
-    with AudioReader(src) as reader, audio_writer(dst, reader.rate, reader.channels, overwrite, subtype) as write:
-        n, file_rate = reader.frames, reader.rate
+    many = not isinstance(dst, (str, os.PathLike))
+    dsts = [Path(d) for d in (dst if many else [dst])]
+    with AudioReader(src) as reader, ExitStack() as stack:
+        n, file_rate, channels = reader.frames, reader.rate, 1 if mono else reader.channels
+        writers = [stack.enter_context(audio_writer(d, file_rate, channels, overwrite, subtype)) for d in dsts]
         m = resampled_length(n, file_rate, rate)  # length at the model's rate
         if progress is None:
             progress = m > 4 * chunk
 
         def read_inside(s: int, e: int) -> Tensor:  # model-rate input [s, e), (channels, e - s)
-            return torch.from_numpy(resample_span(reader.read, n, file_rate, rate, s, e)).to(device)
+            x = resample_span(reader.read, n, file_rate, rate, s, e)
+            return torch.from_numpy(x.mean(0, keepdims=True) if mono else x).to(device)
 
-        held = np.zeros((reader.channels, 0), np.float32)  # model-rate output [held_at, held_at + len)
+        held = None  # model-rate output [held_at, held_at + len): (channels, [k,] len)
         held_at = written = 0  # written: file-rate output samples already written
 
         def read_held(s: int, e: int) -> np.ndarray:
-            return held[:, s - held_at : e - held_at]
+            return held[..., s - held_at : e - held_at]
 
         for piece in chunked_stream(fn, read_inside, m, chunk, overlap, batch_size, progress):
-            held = np.concatenate([held, piece.float().cpu().numpy()], axis=-1)
+            piece = piece.float().cpu().numpy()
+            if (piece.ndim == 3) != many or (many and piece.shape[1] != len(dsts)):
+                raise ValueError(f"{len(dsts)} output path(s) for outputs shaped {piece.shape[:-1]}")
+            held = piece if held is None else np.concatenate([held, piece], axis=-1)
             ready = held_at + held.shape[-1]
             stop = n  # the last file-rate sample whose resampling reads no further than `ready`
             if ready < m:
@@ -166,8 +179,10 @@ def chunked_file(
                 while stop > written and (over := span_input(written, stop, m, rate, file_rate)[1] - ready) > 0:
                     stop -= over * file_rate // rate + 1
             if stop > written:
-                write(resample_span(read_held, m, rate, file_rate, written, stop))
+                block = resample_span(read_held, m, rate, file_rate, written, stop)  # (channels, [k,] t)
+                for k, write in enumerate(writers):
+                    write(block[:, k] if many else block)
                 written = stop
                 keep = span_input(written, min(written + 1, n), m, rate, file_rate)[0]  # needed from here on
-                held, held_at = held[:, keep - held_at :], keep
-    return Path(dst)
+                held, held_at = held[..., keep - held_at :], keep
+    return dsts if many else dsts[0]

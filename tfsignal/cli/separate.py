@@ -74,15 +74,25 @@ def output_names(src, folder, n_sources: int) -> list:
 
 
 def process_files(model, inputs, folder, args) -> int:
-    """Separate each input; a bad file is reported on one line and the batch goes on."""
-    from tfsignal.io import InputFileError, check_output_path, load_audio, save_audio
-    from tfsignal.separation import separate
+    """Separate each input; a bad file is reported on one line and the batch goes on.
+
+    Each file streams through :func:`tfsignal.chunking.chunked_file` (read, mix down, resample,
+    chunks whose sources are aligned to the previous chunk's, resample back, every source's file
+    written block by block), so memory does not grow with its length.
+    """
+    import torch
+
+    from tfsignal.chunking import chunked_file
+    from tfsignal.io import InputFileError, check_output_path
+    from tfsignal.separation import aligned_separator
 
     from .common import warn
 
     failures = 0
     planned: dict = {}  # output path -> the input that writes it in this run
     sources = {p.resolve() for p in inputs}
+    rate = model.sample_rate
+    chunk, overlap = int(round(args.chunk_seconds * rate)), max(1, int(round(args.overlap_seconds * rate)))
     for src in inputs:
         try:
             dsts = output_names(src, folder, model.n_sources)
@@ -94,14 +104,10 @@ def process_files(model, inputs, folder, args) -> int:
                     raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
                 check_output_path(dst, args.overwrite)
             planned.update({dst.resolve(): src for dst in dsts})
-            x, rate = load_audio(src, mono=True)  # (T,)
-            long = len(x) > 4 * args.chunk_seconds * rate
-            try:
-                y = separate(model, x, rate, args.chunk_seconds, args.overlap_seconds, progress=long)
-            except ValueError as err:
-                raise InputFileError(src, str(err)) from None
-            for dst, source in zip(dsts, y):
-                save_audio(dst, source, rate, overwrite=args.overwrite)
+            with torch.inference_mode():  # long files get a progress bar
+                fn = aligned_separator(model, overlap)
+                chunked_file(fn, src, dsts, rate, chunk, overlap, 1, args.device, args.overwrite, mono=True)
+            for dst in dsts:
                 print(dst)
         except InputFileError as err:
             warn(str(err))
