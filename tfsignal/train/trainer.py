@@ -208,7 +208,7 @@ class Trainer:
                     running[name] = (total + value, count + 1) if math.isfinite(value) else (total, count)
                 if self.step % cfg.log_every == 0:
                     means = {k: total / count for k, (total, count) in running.items() if count}
-                    bar.set_postfix(loss=f"{means['total']:.3f}")
+                    bar.set_postfix(loss=f"{means.get('total', math.nan):.3f}")
                     self.log({"step": self.step, "lr": self.lr_at(self.step), "train": means})
                     running = {}
                 timed_out = (time.monotonic() - started) / 60 > cfg.max_minutes
