@@ -78,9 +78,8 @@ def make_trainer(
     if loss is None:
         gan = None
         if getattr(args, "metric_gan", False):
-            gan = MetricGAN(model.sample_rate, lr=args.lr, device=process_device(device))
+            gan = stateful["metric_gan"] = MetricGAN(model.sample_rate, lr=args.lr, device=process_device(device))
         loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1], metric_gan=gan)  # noqa: E731
-        stateful = {"metric_gan": gan} if gan else {}
     return Trainer(model, loss, dataset, config, val_fn=val_fn, device=device, stateful=stateful)
 
 
