@@ -287,3 +287,6 @@ def test_turns_arranges_the_speakers_and_runs_on_a_corpus_layout(tmp_path, data_
     assert turns.main(["--corpus", str(tmp_path), "--model", str(tmp_path / "m.json")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 7 and out[2].startswith("| A, B, A, B") and "energy share per track" in out[-1]
+    assert turns.main(["--corpus", str(tmp_path / "nowhere"), "--model", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nowhere" in err[0]

@@ -13,6 +13,7 @@ a separator should leave one track silent: the share of the energy on each track
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="saved separator (folder, .json) or shipped name")
     args = parser.parse_args(argv)
     from tfsignal import models
-    from tfsignal.io import load_audio
+    from tfsignal.io import InputFileError, load_audio
     from tfsignal.separation import separate
 
-    model = models.load(args.model)
-    rate = model.sample_rate
-    a, b = (load_audio(Path(args.corpus) / "clean" / s, sr=rate, mono=True)[0][: 4 * rate] for s in SPEAKERS)
+    try:
+        model = models.load(args.model)
+        rate = model.sample_rate
+        a, b = (load_audio(Path(args.corpus) / "clean" / s, sr=rate, mono=True)[0][: 4 * rate] for s in SPEAKERS)
+    except (InputFileError, FileNotFoundError, KeyError) as err:  # the user's paths or model: one line
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     b = b * np.sqrt(np.mean(a**2) / np.mean(b**2))  # equal level
     print("| recording | " + " | ".join(CHUNKINGS) + " |\n|---|" + "---|" * len(CHUNKINGS))
     for name, refs in recordings(a, b).items():
