@@ -290,3 +290,7 @@ def test_turns_arranges_the_speakers_and_runs_on_a_corpus_layout(tmp_path, data_
     assert turns.main(["--corpus", str(tmp_path / "nowhere"), "--model", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "nowhere" in err[0]
+    models.save(models.create("mambattention-tiny"), tmp_path / "enhancer")
+    assert turns.main(["--corpus", str(tmp_path), "--model", str(tmp_path / "enhancer.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a separation model" in err[0]

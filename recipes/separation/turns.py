@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes.separation.evaluate import score
+from recipes.separation.evaluate import model_separator, score
 
 SPEAKERS = ("librispeech_train-clean-100/1116-132847-0000.flac", "vctk_p239/p239_009.flac")
 CHUNKINGS = {"whole": (1e9, 1.0), "8 s chunks": (8.0, 2.0), "4 s chunks": (4.0, 1.0)}
@@ -41,15 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, help="speech corpus root (with clean/)")
     parser.add_argument("--model", required=True, help="saved separator (folder, .json) or shipped name")
     args = parser.parse_args(argv)
-    from tfsignal import models
     from tfsignal.io import InputFileError, load_audio
     from tfsignal.separation import separate
 
     try:
-        model = models.load(args.model)
+        _, model = model_separator(args.model)  # refuses a model that does not separate
         rate = model.sample_rate
         a, b = (load_audio(Path(args.corpus) / "clean" / s, sr=rate, mono=True)[0][: 4 * rate] for s in SPEAKERS)
-    except (InputFileError, FileNotFoundError, KeyError) as err:  # the user's paths or model: one line
+    except (InputFileError, FileNotFoundError, KeyError, ValueError) as err:  # the user's paths or model: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
     b = b * np.sqrt(np.mean(a**2) / np.mean(b**2))  # equal level
