@@ -12,6 +12,8 @@ inference and ONNX export never recompute them.
                       transformer with a CLS token across the segments -> unfold
         out = sum_p softmax(amplitude at p)_p * branch_p + global + x
     GELU -> dropout -> flatten (E * T) -> linear -> class logits
+        (head="mean": the mean over the unpadded steps (E) -> linear, a departure that forgets where
+        in the window a pattern sits; the README's time-series section measures it)
 
 Variable-length series are zero-padded to ``seq_len`` and come with a padding mask (B, T), True
 where a step is padding: padded steps and fully padded segments are masked out of every attention
@@ -54,12 +56,15 @@ class Config:
     cbam_reduction: int = 16
     cbam_kernel: int = 7
     dropout: float = 0.1
+    head: str = "flatten"  # "flatten" (published: all E * T features, positions kept) or "mean" (over time)
 
     def __post_init__(self) -> None:
         if not self.embed_dim:
             self.embed_dim = min(max(4 * self.n_channels, 64), 256)
         if not self.window_dim:
             self.window_dim = min(max(4 * self.embed_dim, 256), 512)
+        if self.head not in ("flatten", "mean"):
+            raise ValueError(f"head must be 'flatten' or 'mean', got {self.head!r}")
         self.periods = [int(p) for p in self.periods]
         if not self.periods or min(self.periods) < 1:
             raise ValueError(f"periods must be positive integers, got {self.periods}")
@@ -222,7 +227,7 @@ class MPTSNet(nn.Module):
         self.blocks = nn.ModuleList(PeriodicBlock(cfg) for _ in range(cfg.n_blocks))
         self.norm = nn.LayerNorm(e)  # one LayerNorm after every block, as published
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(e * cfg.seq_len, cfg.n_classes)
+        self.head = nn.Linear(e * cfg.seq_len if cfg.head == "flatten" else e, cfg.n_classes)
 
     def forward(self, x: Tensor, padding_mask: Tensor | None = None) -> Tensor:
         """Series (B, T, C), padding mask (B, T) True at padded steps -> class logits (B, n_classes)."""
@@ -238,7 +243,10 @@ class MPTSNet(nn.Module):
             if keep is not None:
                 x = x * keep
         x = self.dropout(F.gelu(x))
-        return self.head(x.flatten(1))  # (B, n_classes)
+        if cfg.head == "flatten":
+            return self.head(x.flatten(1))  # (B, n_classes)
+        steps = torch.full_like(x[:, :1, 0], cfg.seq_len) if keep is None else keep.sum(-1)  # (B, 1)
+        return self.head(x.sum(-1) / steps.clamp(min=1))  # mean over the real steps -> (B, n_classes)
 
     def example_inputs(self, batch: int = 2) -> tuple[Tensor]:
         return (torch.randn(batch, self.config.seq_len, self.config.n_channels),)

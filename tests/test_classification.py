@@ -54,10 +54,27 @@ def test_one_fold_holds_out_a_val_fraction_part_and_rare_classes_fall_back_to_it
     assert len(four._folds(rare)) == 1
 
 
-def test_val_folds_below_one_is_refused():
+def test_negative_val_folds_and_a_fold_ensemble_without_folds_are_refused():
     X, y = planted(8, 0)
     with pytest.raises(ValueError, match="val_folds"):
-        SeriesClassifier(val_folds=0).fit(X, y)
+        SeriesClassifier(val_folds=-1).fit(X, y)
+    with pytest.raises(ValueError, match="fold_ensemble"):
+        SeriesClassifier(val_folds=0, fold_ensemble=True).fit(X, y)
+
+
+def test_no_selection_trains_fixed_epochs_and_eval_set_only_watches():
+    X, y = planted(24, 0)
+    X_eval, y_eval = planted(16, 1)
+    options = dict(model_options=SMALL, epochs=3, val_folds=0, progress=False)
+    watched = SeriesClassifier("mptsnet", **options).fit(X, y, eval_set=(X_eval, y_eval))
+    assert watched.best_epoch_ == 3 and len(watched.eval_accuracy_) == 3  # one score per epoch
+    assert watched.eval_accuracy_[-1] == pytest.approx(watched.score(X_eval, y_eval))  # the last is the final network
+    assert np.isnan(watched.val_loss_)
+    plain = SeriesClassifier("mptsnet", **options).fit(X, y)  # scoring the eval set changes nothing in training
+    assert plain.eval_accuracy_ == []
+    np.testing.assert_allclose(plain.predict_proba(X_eval), watched.predict_proba(X_eval), atol=1e-6)
+    with pytest.raises(ValueError, match="labels the training data lacks"):
+        SeriesClassifier("mptsnet", **options).fit(X, y, eval_set=(X_eval, np.array(["other"] * 16)))
 
 
 @pytest.mark.parametrize("selection, expected", [("loss", 3), ("accuracy", 6)])

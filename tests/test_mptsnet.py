@@ -46,6 +46,14 @@ def test_parameter_count_of_the_published_configuration():
     assert n_params(model) == expected == 17_617_793
 
 
+def test_the_mean_head_pools_time_and_unknown_heads_are_refused():
+    shape = dict(n_channels=12, seq_len=29, n_classes=9, periods=[14, 10, 7, 5, 4])
+    flat, mean = (models.create("mptsnet", head=h, **shape) for h in ("flatten", "mean"))
+    assert n_params(flat) - n_params(mean) == 64 * 28 * 9  # the head sees 64 features, not 64 * 29
+    with pytest.raises(ValueError, match="head"):
+        models.create("mptsnet", head="max", **shape)
+
+
 def test_fused_inception_equals_one_convolution_per_kernel():
     torch.manual_seed(0)
     block = mptsnet.InceptionCBAM(8, 24, mptsnet.Config())
@@ -53,9 +61,10 @@ def test_fused_inception_equals_one_convolution_per_kernel():
     torch.testing.assert_close(block(x), block.forward_reference(x), atol=1e-5, rtol=1e-5)
 
 
-def test_padded_steps_do_not_change_the_logits():
+@pytest.mark.parametrize("head", ["flatten", "mean"])
+def test_padded_steps_do_not_change_the_logits(head):
     torch.manual_seed(0)
-    model = models.create("mptsnet", n_channels=3, seq_len=24, n_classes=4, periods=[6, 4], **SMALL).eval()
+    model = models.create("mptsnet", n_channels=3, seq_len=24, n_classes=4, periods=[6, 4], head=head, **SMALL).eval()
     x = torch.randn(2, 24, 3)
     mask = torch.zeros(2, 24, dtype=torch.bool)
     mask[0, 15:] = True

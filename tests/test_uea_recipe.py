@@ -50,6 +50,27 @@ def test_an_ensemble_also_reports_its_first_network(toy, capsys):
     assert 0.9 <= summary["final_network_accuracy"] <= 1.0  # scored alone, on the same test split
 
 
+def test_paper_protocol_reports_the_best_test_epoch_beside_the_last(toy, capsys):
+    args = ["--dataset", "Toy", "--data-dir", str(toy), "--epochs", "4", "--threads", "1", "--no-minirocket"]
+    assert uea.main([*args, "--paper-protocol"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    curve = summary["test_by_epoch"]
+    assert len(curve) == 4 and summary["selected_epoch"] == 4 and summary["val_loss"] is None
+    assert summary["accuracy"] == curve[-1] and summary["best_test_accuracy"] == max(curve)
+    assert curve[summary["best_test_epoch"] - 1] == max(curve)
+
+
+def test_set_overrides_a_config_field_and_refuses_bad_ones_in_one_line(toy, capsys, tmp_path):
+    args = ["--dataset", "Toy", "--data-dir", str(toy), "--epochs", "2", "--val-folds", "2", "--threads", "1"]
+    assert uea.main([*args, "--no-minirocket", "--set", "head=mean", "--out", str(tmp_path / "m")]) == 0
+    assert SeriesClassifier.load(tmp_path / "m").network_.config.head == "mean"
+    capsys.readouterr()
+    for bad in ("head=max", "heads", "no_such_field=1"):
+        assert uea.main([*args, "--set", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("--set") and err.count("\n") == 0
+
+
 def test_a_missing_dataset_is_one_line_and_exit_2(tmp_path, capsys):
     assert uea.main(["--dataset", "Nowhere", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

@@ -23,8 +23,13 @@ the final network ``n`` times with seeds ``seed``, ``seed + 1``, ... (n times th
 ``fold_ensemble=True`` adds the cross-validation networks, each as it was at the chosen epoch (no
 extra training, but each saw only 1 - 1/``val_folds`` of the training data).
 ``val_folds=1`` holds out one ``val_fraction`` part instead (``refit=False`` then keeps that
-part's best network). ``seq_len`` sets the longest series the model will accept (default: the
+part's best network); ``val_folds=0`` selects nothing and trains on all the training data for
+``epochs`` epochs. ``seq_len`` sets the longest series the model will accept (default: the
 longest training series).
+``fit(X, y, eval_set=(X_eval, y_eval))`` scores the final network on ``eval_set`` after every epoch
+of its training and keeps the accuracies in ``eval_accuracy_``, for reporting only: nothing is
+chosen by them. (The original MPTSNet script reports the best of these per-epoch test accuracies;
+``python -m recipes.uea --paper-protocol`` reproduces that number beside ours.)
 """
 
 from __future__ import annotations
@@ -116,13 +121,23 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             return None
         return models.load(self.pretrained).config.seq_len
 
-    def _run(self, X, mask, y, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]] | None, desc: str, seed=None):
+    def _run(
+        self,
+        X,
+        mask,
+        y,
+        epochs: int,
+        folds: list[tuple[np.ndarray, np.ndarray]] | None,
+        desc: str,
+        seed=None,
+        on_epoch=None,
+    ):
         """Adam + ReduceLROnPlateau on the training loss (as published), one network per fold trained
         in lockstep. With ``folds`` [(fit_idx, val_idx), ...], every epoch scores each network on its
         held-out part; the pooled loss over all held-out series (``selection="accuracy"``: the pooled
         accuracy, ties broken by the loss) picks the epoch, and training stops ``patience`` epochs
         after the best. Returns the networks (with folds: each as it was at the best epoch) and the
-        best epoch (``epochs`` without folds)."""
+        best epoch (``epochs`` without folds). Without folds, ``on_epoch(net)`` is called after every epoch."""
         X, mask, y = torch.from_numpy(X), torch.from_numpy(mask), torch.from_numpy(y)
         parts = folds or [(np.arange(len(y)), None)]
         runs = []
@@ -141,6 +156,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
                 plateau.step(loss)
             if folds is None:
                 bar.set_postfix(loss=f"{losses[0]:.3f}")
+                if on_epoch is not None:
+                    on_epoch(runs[0][0])
                 continue
             correct = total_loss = 0.0
             for (net, *_), (_, val_idx) in zip(runs, folds):
@@ -194,7 +211,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         fit_idx, val_idx = train_test_split(idx, test_size=n_val, stratify=stratify, random_state=self.seed)
         return [(fit_idx, val_idx)]
 
-    def fit(self, X, y) -> SeriesClassifier:
+    def fit(self, X, y, eval_set=None) -> SeriesClassifier:
         started = time.time()
         series = as_series_list(X)
         y = np.asarray(y)
@@ -202,8 +219,10 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(series)} series but {len(y)} labels")
         if self.selection not in ("loss", "accuracy"):
             raise ValueError(f"selection must be 'loss' or 'accuracy', got {self.selection!r}")
-        if self.val_folds < 1:
-            raise ValueError(f"val_folds must be at least 1, got {self.val_folds}")
+        if self.val_folds < 0:
+            raise ValueError(f"val_folds must be 0 (no selection) or more, got {self.val_folds}")
+        if self.val_folds == 0 and self.fold_ensemble:
+            raise ValueError("fold_ensemble needs cross-validation networks: val_folds must be at least 1")
         if self.ensemble < 1:
             raise ValueError(f"ensemble must be at least 1, got {self.ensemble}")
         self.classes_, labels = np.unique(y, return_inverse=True)
@@ -219,11 +238,27 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.periods_, _ = top_k_periods(torch.from_numpy(Xp), self.n_periods)
         self.n_channels_, self.seq_len_ = Xp.shape[2], Xp.shape[1]
 
-        folds = self._folds(labels)
-        fold_nets, self.best_epoch_ = self._run(Xp, mask, labels, self.epochs, folds, "select")
-        nets = fold_nets
-        if self.refit or len(folds) > 1:
-            nets, _ = self._run(Xp, mask, labels, self.best_epoch_, None, "refit")
+        self.eval_accuracy_, record = [], None
+        if eval_set is not None:  # scored after every epoch of the final network's training
+            X_eval, mask_eval = self._prepare(eval_set[0])
+            y_eval = np.asarray(eval_set[1])
+            unknown = sorted(set(y_eval.tolist()) - set(self.classes_.tolist()))
+            if unknown:
+                raise ValueError(f"eval_set has labels the training data lacks: {unknown[:5]}")
+            y_eval = torch.from_numpy(np.searchsorted(self.classes_, y_eval).astype(np.int64))
+
+            def record(net):
+                self.eval_accuracy_.append(_evaluate(net, X_eval, mask_eval, y_eval)[0] / len(y_eval))
+
+        if self.val_folds == 0:  # no selection: all the training data, a fixed number of epochs
+            nets, self.best_epoch_ = self._run(Xp, mask, labels, self.epochs, None, "train", on_epoch=record)
+            fold_nets, self.val_accuracy_, self.val_loss_ = nets, float("nan"), float("nan")
+        else:
+            folds = self._folds(labels)
+            fold_nets, self.best_epoch_ = self._run(Xp, mask, labels, self.epochs, folds, "select")
+            nets = fold_nets
+            if self.refit or len(folds) > 1:
+                nets, _ = self._run(Xp, mask, labels, self.best_epoch_, None, "refit", on_epoch=record)
         self.network_ = nets[0]
         self.members_ = []  # the ensemble's other networks
         for k in range(1, self.ensemble):
