@@ -148,6 +148,9 @@ def main(argv=None) -> int:
         if pretrained not in models.pretrained():
             print(f"no shipped {pretrained!r} weights; use --from-scratch", file=sys.stderr)
             return 2
+    if args.paper_protocol and args.fold_ensemble:
+        print("--paper-protocol trains no cross-validation networks: no --fold-ensemble", file=sys.stderr)
+        return 2
     try:
         overrides = dict(parse_override(item) for item in args.set)
         if overrides:
@@ -195,7 +198,7 @@ def main(argv=None) -> int:
         "networks": clf.n_networks_,
         "final_network_accuracy": None if single is None else round(single, 4),
         "selected_epoch": clf.best_epoch_,
-        "selection": args.selection,
+        "selection": None if args.paper_protocol else args.selection,
         "val_accuracy": None if args.paper_protocol else round(clf.val_accuracy_, 4),
         "val_loss": None if args.paper_protocol else round(clf.val_loss_, 4),
         "periods": clf.periods_,

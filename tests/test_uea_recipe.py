@@ -58,6 +58,9 @@ def test_paper_protocol_reports_the_best_test_epoch_beside_the_last(toy, capsys)
     assert len(curve) == 4 and summary["selected_epoch"] == 4 and summary["val_loss"] is None
     assert summary["accuracy"] == curve[-1] and summary["best_test_accuracy"] == max(curve)
     assert curve[summary["best_test_epoch"] - 1] == max(curve)
+    assert uea.main([*args, "--paper-protocol", "--fold-ensemble"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--fold-ensemble" in err and err.count("\n") == 0
 
 
 def test_set_overrides_a_config_field_and_refuses_bad_ones_in_one_line(toy, capsys, tmp_path):
