@@ -4,7 +4,13 @@ Triton kernels will take CUDA tensors once they ship; today every backend runs i
 """
 
 from .attention import attention, attention_ref
-from .scan import selective_scan, selective_scan_chunked, selective_scan_ref, selective_scan_step
+from .scan import (
+    selective_scan,
+    selective_scan_chunked,
+    selective_scan_continue,
+    selective_scan_ref,
+    selective_scan_step,
+)
 
 __all__ = [
     "attention",
@@ -13,4 +19,5 @@ __all__ = [
     "selective_scan_ref",
     "selective_scan_chunked",
     "selective_scan_step",
+    "selective_scan_continue",
 ]

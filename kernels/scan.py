@@ -170,11 +170,19 @@ def _chunk_recurrence(
 
 
 def _scan_forward(
-    delta_t: Tensor, drive_t: Tensor, A_t: Tensor, B_t: Tensor, C_t: Tensor, keep_starts: bool
-) -> tuple[Tensor, Tensor | None]:
-    """Time-major scan. delta_t, drive_t (l, b, d); A_t (n, d); B_t, C_t (l, b, n).
+    delta_t: Tensor,
+    drive_t: Tensor,
+    A_t: Tensor,
+    B_t: Tensor,
+    C_t: Tensor,
+    keep_starts: bool,
+    initial: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """Time-major scan. delta_t, drive_t (l, b, d); A_t (n, d); B_t, C_t (l, b, n); the state
+    before the first step is ``initial`` (b, n, d), zero when None.
 
-    Returns y (l, b, d) and, when ``keep_starts``, the state before every chunk (chunks, b, n, d).
+    Returns y (l, b, d), when ``keep_starts`` the state before every chunk (chunks, b, n, d), and
+    the state after the last step (b, n, d).
     """
     length, batch, d_inner = delta_t.shape
     d_state = A_t.shape[0]
@@ -184,6 +192,8 @@ def _scan_forward(
     decay = delta_t.new_empty(k_max, batch, d_state, d_inner)
     states = delta_t.new_empty(k_max, batch, d_state, d_inner)
     starts = delta_t.new_zeros(n_chunks if keep_starts else 1, batch, d_state, d_inner)
+    if initial is not None:
+        starts[0].copy_(initial)
     start = starts[0]
     for c, t0 in enumerate(range(0, length, k_max)):
         t1 = min(t0 + k_max, length)
@@ -200,7 +210,7 @@ def _scan_forward(
             out=y_t[t0:t1].view(k * batch, 1, d_inner),
         )
         start = states[k - 1]
-    return y_t, (starts if keep_starts else None)
+    return y_t, (starts if keep_starts else None), start.clone()
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -211,7 +221,7 @@ class _SelectiveScan(torch.autograd.Function):
         delta_t, u_t = _time_major(delta), _time_major(u)  # (l, b, d)
         B_t, C_t = _time_major(B), _time_major(C)  # (l, b, n)
         A_t = A.t().contiguous()  # (n, d)
-        y_t, starts = _scan_forward(delta_t, delta_t * u_t, A_t, B_t, C_t, keep_starts=True)
+        y_t, starts, _ = _scan_forward(delta_t, delta_t * u_t, A_t, B_t, C_t, keep_starts=True)
         ctx.save_for_backward(u_t, delta_t, A_t, B_t, C_t, starts)
         return y_t.permute(1, 2, 0)  # (b, d, l)
 
@@ -296,8 +306,10 @@ def _scan_inference(
     z: Tensor | None,
     delta_bias: Tensor | None,
     delta_softplus: bool,
-) -> Tensor:
+    initial: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """Fast path without autograd: everything, discretisation and gate included, stays time-major.
+    Starts from ``initial`` (b, d, n) (zero when None); returns y (b, d, l) and the last state (b, d, n).
 
     Each input is transposed once; working in (length, batch, d_inner) avoids strided element-wise
     passes over the (batch, d_inner, length) layout, which cost as much as the scan itself.
@@ -308,12 +320,15 @@ def _scan_inference(
     if delta_softplus:
         delta_t = F.softplus(delta_t)
     u_t = _time_major(u)
-    y_t, _ = _scan_forward(delta_t, delta_t * u_t, A.t().contiguous(), _time_major(B), _time_major(C), False)
+    start = None if initial is None else initial.transpose(1, 2)  # (b, n, d)
+    y_t, _, last = _scan_forward(
+        delta_t, delta_t * u_t, A.t().contiguous(), _time_major(B), _time_major(C), False, start
+    )
     if D is not None:
         y_t.addcmul_(u_t, D)
     if z is not None:
         y_t.mul_(F.silu(_time_major(z)))
-    return y_t.permute(1, 2, 0)  # (b, d, l) view
+    return y_t.permute(1, 2, 0), last.transpose(1, 2)  # (b, d, l) view, (b, d, n)
 
 
 # ------------------------------------------------------------------------ chunked export path
@@ -422,7 +437,33 @@ def selective_scan(
     dtype_in = u.dtype
     work = _compute_dtype(u)
     u, delta, A, B, C, D, z, delta_bias = (None if t is None else t.to(work) for t in tensors)
-    return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus).to(dtype_in)
+    return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus)[0].to(dtype_in)
+
+
+@torch.no_grad()
+def selective_scan_continue(
+    state: Tensor,
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Inference scan that continues from ``state`` (batch, d_inner, d_state): returns y (batch,
+    d_inner, length) and the state after the last step, so a sequence scanned block by block
+    gives :func:`selective_scan`'s output (streaming many steps per call; one step:
+    :func:`selective_scan_step`). Layout as :func:`selective_scan`; no autograd."""
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    if tuple(state.shape) != (u.shape[0], u.shape[1], A.shape[1]):
+        raise ValueError(f"state must be (batch, d_inner, d_state) = {(u.shape[0], u.shape[1], A.shape[1])}")
+    work = _compute_dtype(u)
+    tensors = (u, delta, A, B, C, D, z, delta_bias)
+    u, delta, A, B, C, D, z, delta_bias = (None if t is None else t.to(work) for t in tensors)
+    return _scan_inference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, state.to(work))
 
 
 def selective_scan_step(

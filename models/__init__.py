@@ -7,6 +7,7 @@ __all__ = ["available", "create", "load", "model_class", "pretrained", "register
 # Model files register their named configurations on import.
 from . import (
     mambattention,  # noqa: E402, F401
+    mambattention_stream,  # noqa: E402, F401
     meggpt,  # noqa: E402, F401
     mptsnet,  # noqa: E402, F401
     tiger,  # noqa: E402, F401

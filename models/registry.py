@@ -65,7 +65,7 @@ def create(name: str, **overrides) -> nn.Module:
 def _resolve(name_or_path: str | os.PathLike) -> tuple[Path, Path]:
     path = Path(name_or_path)
     if path.is_dir():
-        configs = sorted(path.glob("*.json"))
+        configs = sorted(p for p in path.glob("*.json") if not p.name.endswith(".onnx.json"))  # not export specs
         if len(configs) != 1:
             raise FileNotFoundError(f"{path}: expected one .json config beside its .safetensors")
         path = configs[0].with_suffix("")

@@ -91,16 +91,16 @@ def test_starter_evaluate_scores_methods_on_clean_input(monkeypatch, pairs, caps
     (pairs / "noisy").rename(test / "noisy")
     (pairs / "clean").rename(test / "clean")
     (test / "meta.csv").write_text("file,snr_db\na.wav,0\nb.wav,10\n")
-    assert evaluate.main(["--data", str(pairs / "data"), "--methods", "noisy"]) == 0
+    assert evaluate.main(["--data", str(pairs / "data"), "--methods", "noisy", "--no-dnsmos"]) == 0
     noisy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"]["noisy"]
-    assert evaluate.main(["--data", str(pairs / "data"), "--methods", "noisy", "--clean-input"]) == 0
+    assert evaluate.main(["--data", str(pairs / "data"), "--methods", "noisy", "--clean-input", "--no-dnsmos"]) == 0
     out = capsys.readouterr().out
     clean = json.loads(out.strip().splitlines()[-1])["results"]["noisy"]
     assert "clean speech as input" in out and "by input SNR" not in out
     assert clean["si_sdr"] > 60 and noisy["si_sdr"] < 10  # the clean file itself against itself
     assert "| noisy input | +0.0 | +0.0 |" in out  # the identity does not colour speech
     shutil.copytree(test, pairs / "data/val")
-    assert evaluate.main(["--data", str(pairs / "data"), "--split", "val", "--methods", "noisy"]) == 0
+    assert evaluate.main(["--data", str(pairs / "data"), "--split", "val", "--methods", "noisy", "--no-dnsmos"]) == 0
     assert "held-out val set: 2 clips, noisy input" in capsys.readouterr().out
     files = sorted((test / "clean").iterdir())
     gains = evaluate.band_gains(lambda x, sr: np.convolve(x, [0.5, 0.5], mode="same"), files)  # a low-pass

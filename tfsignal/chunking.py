@@ -1,4 +1,5 @@
-"""Long signals through fixed-size models: overlapping chunks joined by a cross-fade.
+"""Long signals through fixed-size models: overlapping chunks joined by a cross-fade, or through
+streaming models that carry their state from block to block (:func:`streamed`).
 
 Every chunk has the same length (the last one is zero-padded), so a model sees static shapes (as
 an ONNX graph needs) and memory stays flat however long the input is. Neighbouring chunks overlap
@@ -91,6 +92,35 @@ def chunked_stream(
     bar.close()
 
 
+def streamed(
+    stream,
+    read: Callable[[int, int], Tensor],
+    length: int,
+    block: int,
+    progress: bool = False,
+) -> Iterator[Tensor]:
+    """A signal read block by block through a stateful ``stream``; yields the output in order.
+
+    ``stream`` has ``process(x (channels, n)) -> (channels, m)``, ``flush()`` and ``delay`` (the
+    samples its output lags its input), as ``StreamingMambAttention.stream()`` does. The yielded
+    pieces, joined, hold exactly ``length`` samples aligned with the input: the first ``delay``
+    outputs are dropped and ``flush`` supplies the end. Nothing is cut into chunks, so there are no
+    chunk boundaries in the output, and memory stays flat in the length.
+    """
+    skip = stream.delay
+    with tqdm(total=length, unit="sample", unit_scale=True, disable=not progress, leave=False) as bar:
+        for start in range(0, length, block):
+            stop = min(start + block, length)
+            y = stream.process(read(start, stop))
+            cut = min(skip, y.shape[-1])
+            skip -= cut
+            if y.shape[-1] > cut:
+                yield y[..., cut:]
+            bar.update(stop - start)
+    tail = stream.flush()
+    yield tail.reshape(-1, tail.shape[-1])[..., skip:]
+
+
 def chunked_apply(
     fn: Callable[[Tensor], Tensor],
     x: Tensor,
@@ -130,6 +160,7 @@ def chunked_file(
     progress: bool | None = None,
     subtype: str | None = None,
     mono: bool = False,
+    stream: Callable[[int], object] | None = None,
 ) -> Path | list[Path]:
     """Run ``fn`` ((n, chunk) -> (n, chunk) at ``rate`` Hz) over the audio file ``src`` and write
     ``dst`` at ``src``'s own rate and channel count, streaming.
@@ -144,6 +175,10 @@ def chunked_file(
     With ``mono`` the channels are averaged before ``fn`` and the outputs have one channel. When
     ``fn`` returns (n, k, chunk) (a separator's k sources), ``dst`` is a list of k paths, one per
     output, all written or none.
+
+    With ``stream`` (a factory: ``stream(channels)`` returns a stateful stream, see
+    :func:`streamed`) ``fn`` and ``overlap`` are unused: the file runs through one stream in
+    blocks of ``chunk`` samples, so the output is the stream's whole-signal output.
     """
     from .frontends.resample import resample_span, resampled_length, span_input
     from .io import AudioReader, audio_writer
@@ -167,8 +202,12 @@ def chunked_file(
         def read_held(s: int, e: int) -> np.ndarray:
             return held[..., s - held_at : e - held_at]
 
-        for piece in chunked_stream(fn, read_inside, m, chunk, overlap, batch_size, progress):
-            piece = piece.float().cpu().numpy()
+        if stream is not None:
+            pieces = streamed(stream(channels), read_inside, m, chunk, progress)
+        else:
+            pieces = chunked_stream(fn, read_inside, m, chunk, overlap, batch_size, progress)
+        for piece in pieces:
+            piece = piece.float().cpu().numpy() if isinstance(piece, Tensor) else np.asarray(piece, np.float32)
             if (piece.ndim == 3) != many or (many and piece.shape[1] != len(dsts)):
                 raise ValueError(f"{len(dsts)} output path(s) for outputs shaped {piece.shape[:-1]}")
             held = piece if held is None else np.concatenate([held, piece], axis=-1)

@@ -1,5 +1,5 @@
-"""Signal metrics: SI-SDR, permutation-invariant wrapper, PESQ and ESTOI wrappers; token and EEG/MEG
-metrics (codebook usage, unigram perplexity, variance explained, PSD similarity).
+"""Signal metrics: SI-SDR, permutation-invariant wrapper, PESQ, ESTOI and DNSMOS wrappers; token and
+EEG/MEG metrics (codebook usage, unigram perplexity, variance explained, PSD similarity).
 
 ``si_sdr`` and ``pit`` accept numpy arrays or torch tensors (batched over leading axes) and return
 the same kind; the torch versions are differentiable and serve as training losses. The token and
@@ -124,6 +124,29 @@ def estoi(reference: Array, degraded: Array, sample_rate: int) -> float:
     ref, deg = _mono_1d(reference, "reference"), _mono_1d(degraded, "degraded")
     n = min(len(ref), len(deg))
     return float(stoi(ref[:n], deg[:n], sample_rate, extended=True))
+
+
+DNSMOS_RATE = 16000  # the rate the DNSMOS models were trained at
+
+
+def dnsmos(wave: Array, sample_rate: int) -> dict[str, float]:
+    """DNSMOS P.835 (Reddy et al., ICASSP 2022): non-intrusive estimates, on the 1-5 MOS scale, of the
+    speech quality (``sig``), the background noise (``bak``) and the overall quality (``ovrl``).
+
+    No reference is needed, so it also scores real recordings. Runs the DNS Challenge's ONNX models
+    shipped in the ``speechmos`` package (needs the audio extra). Signals at other rates are
+    resampled to 16 kHz; samples are clipped to [-1, 1], as a 16-bit file would store them, because
+    the models expect that scale. As in the challenge's script, a clip shorter than 9.01 s is doubled
+    until it is at least that long, then scored in 9.01 s windows at 1 s hops and the scores averaged
+    (a 4 s clip becomes 16 s: seven windows, about 2 s of CPU time).
+    """
+    try:
+        from speechmos import dnsmos as _dnsmos
+    except ImportError as err:
+        raise ImportError(f"DNSMOS needs the speechmos package ({err}): pip install speechmos") from err
+    x = resample(_mono_1d(wave, "wave"), sample_rate, DNSMOS_RATE)
+    scores = _dnsmos.run(np.clip(x, -1.0, 1.0).astype(np.float32), DNSMOS_RATE)
+    return {"sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"]), "ovrl": float(scores["ovrl_mos"])}
 
 
 # ------------------------------------------------------------------------------ tokens and EEG/MEG

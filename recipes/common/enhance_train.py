@@ -22,8 +22,10 @@ from torch.utils.data import Subset
 from tfsignal import models
 from tfsignal.io import InputFileError, load_audio
 from tfsignal.metrics import estoi, pesq, si_sdr
+from tfsignal.models.mambattention_stream import StreamingMambAttention
 from tfsignal.train import TrainConfig, Trainer, enhancement_loss
 from tfsignal.train.data import PairedFolderDataset
+from tfsignal.train.losses import mask_enhancement_loss
 from tfsignal.train.metric_gan import MetricGAN
 from tfsignal.train.trainer import process_device
 
@@ -60,7 +62,8 @@ def make_trainer(
     model, dataset, args: argparse.Namespace, val_fn, device: str = "cpu", loss=None, best_metric: str = "pesq"
 ) -> Trainer:
     """A Trainer configured from a recipe's common flags, minimising ``loss(net, batch)`` (default: the
-    enhancement paper's losses, with its metric discriminator when ``args.metric_gan``) and keeping
+    enhancement paper's losses, with its metric discriminator when ``args.metric_gan``, or for the
+    streaming complex-mask model :func:`~tfsignal.train.losses.mask_enhancement_loss`) and keeping
     the weights with the best validation ``best_metric``."""
     config = TrainConfig(
         out_dir=args.out,
@@ -75,6 +78,10 @@ def make_trainer(
         best_metric=best_metric,
     )
     stateful = {}
+    if loss is None and isinstance(model, StreamingMambAttention):
+        if getattr(args, "metric_gan", False):
+            raise ValueError("--metric-gan trains MambAttention's magnitude decoder; the streaming model has none")
+        loss = lambda net, batch: mask_enhancement_loss(net, batch[0], batch[1])  # noqa: E731
     if loss is None:
         gan = None
         if getattr(args, "metric_gan", False):

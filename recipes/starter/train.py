@@ -2,15 +2,16 @@
 
     python -m recipes.starter.prepare --corpus ../shared/data/speech --out runs/starter/data
     python -m recipes.starter.train --corpus ../shared/data/speech --data runs/starter/data \\
-        --model mambattention-tiny --out runs/starter/tiny --steps 3000 --max-minutes 55
-    torchrun --nproc_per_node 2 -m recipes.starter.train ...   # data-parallel, same flags
+        --out runs/starter/stream --steps 6000 --max-minutes 110
+    torchrun --nproc_per_node 2 -m recipes.starter.train ... --threads 1   # data-parallel, same flags
     python -m recipes.starter.train ... --init enhancer --lr 3e-4  # fine-tune the shipped weights
     python -m recipes.starter.train ... --metric-gan  # + the paper's metric discriminator (learned PESQ)
 
 Training mixtures come from the train speakers and train noise files of ``splits.json`` (written
-by prepare); validation scores a fixed subset of ``val/`` after every ``--val-every`` steps and
-keeps the best weights (by PESQ) as ``OUT/best.safetensors`` + ``best.json``. Re-running the same
-command resumes from ``OUT/last.pt``. The last line printed is a JSON summary.
+by prepare), with the share of clean-only inputs, synthetic noise and reverberant targets the flags
+set (tfsignal.train.data.MixingDataset, Augment); validation scores a fixed subset of ``val/``
+after every ``--val-every`` steps and keeps the best weights (by PESQ) as ``OUT/best.safetensors``
++ ``best.json``. Re-running the same command resumes from ``OUT/last.pt``. The last line printed is a JSON summary.
 """
 
 from __future__ import annotations
@@ -37,19 +38,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--corpus", required=True, help="speech corpus root (clean/ and noise/ folders)")
     parser.add_argument("--data", required=True, help="output folder of recipes.starter.prepare (splits.json, val/)")
     parser.add_argument("--out", default="runs/starter/model", help="checkpoints, log and best weights")
-    parser.add_argument("--model", default="mambattention-tiny", help=f"one of {', '.join(models.available())}")
+    parser.add_argument(
+        "--model", default="mambattention-stream", help=f"one of {', '.join(models.available())} (default: %(default)s)"
+    )
     parser.add_argument(
         "--init",
         help="start from these weights instead of a fresh model: a shipped name (enhancer) or a folder/path "
         "with .json + .safetensors; its configuration replaces --model",
     )
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--segment-seconds", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step and process")
+    parser.add_argument("--segment-seconds", type=float, default=2.0)
     parser.add_argument(
-        "--snr-db", type=float, nargs=2, default=(-5.0, 15.0), metavar=("MIN", "MAX"), help="mixing SNR range"
+        "--snr-db", type=float, nargs=2, default=(-5.0, 30.0), metavar=("MIN", "MAX"), help="mixing SNR range"
     )
-    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (paper: 5e-4)")
+    parser.add_argument("--clean-prob", type=float, default=0.1, help="share of inputs with no noise at all")
+    parser.add_argument(
+        "--synthetic-noise-prob",
+        type=float,
+        default=0.25,
+        help="share of synthetic noise (coloured, hum, tones, babble)",
+    )
+    parser.add_argument(
+        "--reverb-target-prob",
+        type=float,
+        default=0.5,
+        help="share of reverberant inputs whose target keeps the reverb",
+    )
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     add_metric_gan_flag(parser)
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-clips", type=int, default=12, help="validation clips scored each time")
@@ -92,8 +108,10 @@ def main(argv=None) -> int:
         sample_rate=rate,
         snr_db=tuple(args.snr_db),
         epoch_size=args.steps * args.batch_size,
-        augment=Augment(),
+        augment=Augment(reverb_target_prob=args.reverb_target_prob),
         seed=args.seed,
+        clean_prob=args.clean_prob,
+        synthetic_noise_prob=args.synthetic_noise_prob,
     )
     if args.num_workers > 0:
         dataset.preload()  # decode once before the workers fork, so they share one copy
@@ -110,6 +128,7 @@ def main(argv=None) -> int:
             "last_val": metrics,
             "minutes": round((time.time() - started) / 60, 1),
             "world": trainer.world,
+            "audio_hours_seen": round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 2),
         }
         print(json.dumps(summary))
     return 0

@@ -33,7 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4.0,
         help="length of the chunks long files are cut into (default: 4)",
     )
-    parser.add_argument("--backend", choices=["torch"], default="torch", help="inference engine")
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="inference engine: PyTorch, or onnxruntime on the streaming graph (--model a streaming model or "
+        "a .onnx file from 'tfsignal export --streaming'), one frame at a time as a device runs it",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--spectrogram",
@@ -65,8 +71,35 @@ def run(args) -> int:
     inputs = expand_inputs(args.inputs)
     outputs = plan_outputs(inputs, args.output)
     args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
+    if args.backend == "onnx":
+        return process_with_onnx(inputs, outputs, args)
     model = load_model(args.model, args.device)
     return process_files(model, inputs, outputs, args)
+
+
+def process_with_onnx(inputs, outputs, args) -> int:
+    """Run the streaming ONNX graph: ``--model`` an exported .onnx (with its spec) or a streaming
+    model, exported first into a temporary folder."""
+    import tempfile
+    from pathlib import Path
+
+    from tfsignal.export import OnnxEnhancer, to_onnx_streaming
+
+    from .common import UserError, load_model
+
+    if args.model.endswith(".onnx"):
+        if not Path(args.model).exists():
+            raise UserError(f"{args.model}: no such file")
+        try:
+            return process_files(OnnxEnhancer(args.model), inputs, outputs, args)
+        except FileNotFoundError as err:
+            raise UserError(str(err)) from None
+    model = load_model(args.model)
+    if not hasattr(model, "step_frame"):
+        raise UserError(f"{args.model}: not a streaming model, so it has no ONNX streaming graph; use --backend torch")
+    with tempfile.TemporaryDirectory() as folder:
+        path = to_onnx_streaming(model, Path(folder) / "enhancer.onnx")
+        return process_files(OnnxEnhancer(path), inputs, outputs, args)
 
 
 def plan_pictures(inputs, target: str):
@@ -91,7 +124,9 @@ def process_files(model, inputs, outputs, args) -> int:
     """Enhance each input into its output; a bad file is reported and the batch goes on.
 
     Each file streams through :func:`tfsignal.chunking.chunked_file` (read, resample, overlap-added
-    chunks, resample back, write block by block), so memory does not grow with its length.
+    chunks, resample back, write block by block), so memory does not grow with its length. A
+    streaming model (one with ``stream()``, or an ONNX streaming graph) carries its state across
+    blocks instead, so the output has no chunk boundaries.
     """
     import torch
 
@@ -113,7 +148,7 @@ def process_files(model, inputs, outputs, args) -> int:
                 check_output_path(picture, args.overwrite)
             with torch.inference_mode():  # long files get a progress bar
                 chunked_file(
-                    model.enhance,
+                    getattr(model, "enhance", None),
                     src,
                     dst,
                     rate,
@@ -121,6 +156,7 @@ def process_files(model, inputs, outputs, args) -> int:
                     chunk // 4,
                     device=args.device,
                     overwrite=args.overwrite,
+                    stream=getattr(model, "stream", None),  # streaming models carry their state instead
                 )
             print(dst)
             if picture is not None:

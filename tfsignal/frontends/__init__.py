@@ -1,10 +1,11 @@
-"""Shared front ends: STFT/iSTFT, power-law compression, FFT periodicity, band splits, resampling."""
+"""Shared front ends: STFT/iSTFT, power-law compression, FFT periodicity, band splits, ERB band merging, resampling."""
 
-from .bands import TIGER_BANDS_HZ, BandSplit, band_edges
+from .bands import TIGER_BANDS_HZ, BandSplit, ERBBands, band_edges, erb_weights, hz_to_erb
 from .periodicity import fold, top_k_periods, unfold
 from .resample import resample, resample_span, resampled_length
 from .stft import (
     STFT,
+    StreamingSTFT,
     compress,
     decompress,
     dft_bases,
@@ -17,6 +18,7 @@ from .stft import (
 
 __all__ = [
     "STFT",
+    "StreamingSTFT",
     "stft",
     "istft",
     "make_window",
@@ -30,6 +32,9 @@ __all__ = [
     "unfold",
     "BandSplit",
     "band_edges",
+    "ERBBands",
+    "erb_weights",
+    "hz_to_erb",
     "TIGER_BANDS_HZ",
     "resample",
     "resample_span",

@@ -93,3 +93,74 @@ class BandSplit(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_bands={len(self)}, sample_rate={self.sample_rate}, n_fft={self.n_fft}"
+
+
+# ------------------------------------------------------------------------------- ERB band merging
+
+
+def hz_to_erb(hz: Tensor | float) -> Tensor:
+    """Glasberg & Moore's ERB-rate scale: 21.4 * log10(1 + 0.00437 * hz)."""
+    return 21.4 * torch.log10(1 + 0.00437 * torch.as_tensor(hz, dtype=torch.float64))
+
+
+def erb_weights(sample_rate: int, n_fft: int, n_low: int, n_bands: int) -> Tensor:
+    """(n_low + n_bands, n_freq) float64 weights: bins below ``n_low`` pass one to one, the rest fall
+    into ``n_bands`` triangular filters spaced evenly on the ERB-rate scale up to Nyquist.
+
+    The triangles of neighbouring bands cross at half height, so the weights of every bin above
+    ``n_low`` sum to one over the bands (a partition of unity).
+    """
+    n_freq = n_fft // 2 + 1
+    if not 0 < n_low < n_freq or n_bands < 2:
+        raise ValueError(f"need 0 < n_low < {n_freq} and n_bands >= 2, got n_low={n_low}, n_bands={n_bands}")
+    erb = hz_to_erb(torch.arange(n_low, n_freq, dtype=torch.float64) * sample_rate / n_fft)  # (n_high,)
+    centres = torch.linspace(float(erb[0]), float(erb[-1]), n_bands, dtype=torch.float64)  # (n_bands,)
+    spacing = centres[1] - centres[0]
+    triangles = (1 - (erb[None, :] - centres[:, None]).abs() / spacing).clamp_min(0)  # (n_bands, n_high)
+    empty = (triangles.sum(1) == 0).nonzero()
+    if len(empty):
+        raise ValueError(
+            f"{n_bands} ERB bands above bin {n_low} leave band {int(empty[0])} without a bin at n_fft={n_fft}; "
+            "use fewer bands or a larger n_low"
+        )
+    weights = torch.zeros(n_low + n_bands, n_freq, dtype=torch.float64)
+    weights[:n_low, :n_low] = torch.eye(n_low, dtype=torch.float64)
+    weights[n_low:, n_low:] = triangles
+    return weights
+
+
+class ERBBands(nn.Module):
+    """Merge STFT bins into fewer bands and spread band values back onto the bins.
+
+    The low ``n_low`` bins keep full resolution (where harmonics are resolved); the bins above are
+    merged into ``n_bands`` ERB-spaced triangular bands, as GTCRN's ERB module does. ``merge`` takes
+    the weighted mean of each band's bins; ``expand`` interpolates band values back onto bins (for a
+    mask: a band-constant value returns the same value on every bin). Both are fixed matrix
+    products on the frequency axis, so they run in any graph, including ONNX.
+
+    >>> erb = ERBBands(16000, 512, n_low=65, n_bands=64)
+    >>> erb.merge(torch.ones(2, 3, 10, 257)).shape       # (..., freq) -> (..., bands)
+    torch.Size([2, 3, 10, 129])
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int, n_low: int, n_bands: int) -> None:
+        super().__init__()
+        weights = erb_weights(sample_rate, n_fft, n_low, n_bands)  # (bands, bins)
+        self.n_freq, self.n_out = weights.shape[1], weights.shape[0]
+        # merge: each band's row normalised to sum 1; expand: each bin's column normalised to sum 1
+        self.register_buffer("merge_matrix", (weights / weights.sum(1, keepdim=True)).T.float(), persistent=False)
+        self.register_buffer("expand_matrix", (weights / weights.sum(0, keepdim=True)).float(), persistent=False)
+
+    def merge(self, x: Tensor) -> Tensor:
+        """(..., n_freq) -> (..., n_low + n_bands)."""
+        return x @ self.merge_matrix
+
+    def expand(self, x: Tensor) -> Tensor:
+        """(..., n_low + n_bands) -> (..., n_freq)."""
+        return x @ self.expand_matrix
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.merge(x)
+
+    def extra_repr(self) -> str:
+        return f"n_freq={self.n_freq}, n_out={self.n_out}"

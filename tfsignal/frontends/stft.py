@@ -275,3 +275,54 @@ def compress(spec: Tensor, power: float = 0.3) -> Tensor:
 def decompress(spec: Tensor, power: float = 0.3) -> Tensor:
     """Inverse of :func:`compress` with the same ``power``."""
     return compress(spec, 1.0 / power)
+
+
+class StreamingSTFT(nn.Module):
+    """Frame-by-frame causal STFT and overlap-add synthesis for streaming, with explicit state.
+
+    ``analysis`` takes the newest ``k * hop_length`` samples (B, k hop) and the last ``n_fft - hop``
+    samples before them (the analysis state) and returns the k frames' one-sided spectra
+    (B, freq, k, 2) as (real, imag); ``synthesis`` turns (enhanced) frames back into ``k * hop_length``
+    finished output samples, carrying the overlap tail as its state. Both are plain matrix
+    products with the windowed DFT bases of :func:`dft_bases`, so they export to any graph.
+
+    Frames are those of :func:`stft` with ``center=False`` on the signal left-padded with
+    ``n_fft - hop`` zeros, and the output equals :func:`istft` of the same frames wherever the
+    frames overlap fully: the output is the input delayed by ``n_fft - hop`` samples.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, window: Tensor) -> None:
+        super().__init__()
+        if not 0 < hop_length <= n_fft:
+            raise ValueError(f"hop_length must be in 1..n_fft={n_fft}, got {hop_length}")
+        self.n_fft, self.hop_length, self.n_freq = n_fft, hop_length, n_fft // 2 + 1
+        forward, inverse = dft_bases(window)
+        # the steady-state overlap-added squared window, one value per output sample of a hop
+        squared = F.pad(window.to(torch.float64) ** 2, (0, -n_fft % hop_length)).view(-1, hop_length).sum(0)
+        self.register_buffer("forward_basis", forward[:, 0].T.float(), persistent=False)  # (N, 2F)
+        self.register_buffer(
+            "inverse_basis", (inverse[:, 0] / squared.repeat(n_fft // hop_length + 1)[:n_fft]).float(), persistent=False
+        )  # (2F, N)
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> tuple[Tensor, Tensor]:
+        """Zero (analysis state, synthesis state), each (B, n_fft - hop)."""
+        overlap = self.n_fft - self.hop_length
+        return torch.zeros(batch, overlap, device=device, dtype=dtype), torch.zeros(
+            batch, overlap, device=device, dtype=dtype
+        )
+
+    def analysis(self, samples: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, k hop) new samples, (B, n_fft - hop) state -> (frames (B, freq, k, 2), new state)."""
+        signal = torch.cat([state, samples], dim=-1)  # (B, n_fft - hop + k hop)
+        frames = signal.unfold(-1, self.n_fft, self.hop_length)  # (B, k, N)
+        spec = (frames @ self.forward_basis).unflatten(-1, (2, self.n_freq))  # (B, k, 2, F)
+        return spec.permute(0, 3, 1, 2), signal[:, signal.shape[-1] - state.shape[-1] :]
+
+    def synthesis(self, spec: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, freq, k, 2) frames, (B, n_fft - hop) overlap state -> (B, k hop) finished samples, new state."""
+        frames = spec.permute(0, 2, 3, 1).flatten(-2) @ self.inverse_basis  # (B, k, N) windowed
+        k, hop = frames.shape[1], self.hop_length
+        total = F.pad(state, (0, k * hop))  # (B, n_fft - hop + k hop)
+        for i in range(k):  # overlap-add; k is the number of frames in this call
+            total[:, i * hop : i * hop + self.n_fft] += frames[:, i]
+        return total[:, : k * hop], total[:, k * hop :]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tfsignal.kernels import selective_scan, selective_scan_step
+from tfsignal.kernels import selective_scan, selective_scan_continue, selective_scan_step
 
 from .norm import RMSNorm
 
@@ -91,6 +91,30 @@ class Mamba(nn.Module):
             torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=dtype),
         )
 
+    def stream(self, hidden: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Continue a sequence: (batch, length, d_model) after ``state`` -> (output, new state).
+
+        Feeding a sequence block by block from :meth:`initial_state` equals ``forward`` on the whole
+        of it (inference only). The conv reads the carried last ``d_conv - 1`` inputs instead of zeros.
+        """
+        conv_state, ssm_state = state
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # each (B, L, d_inner)
+        window = torch.cat([conv_state, x.transpose(1, 2)], dim=-1)  # (B, d_inner, d_conv - 1 + L)
+        x = F.silu(F.conv1d(window, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))  # (B, d_inner, L)
+        delta, B, C = self._ssm_inputs(x.transpose(1, 2))
+        y, ssm_state = selective_scan_continue(
+            ssm_state,
+            x,
+            delta.transpose(1, 2),
+            -torch.exp(self.A_log.float()),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D.float(),
+            z=z.transpose(1, 2),
+            delta_bias=self.dt_proj.bias.float(),
+        )  # (B, d_inner, L)
+        return self.out_proj(y.transpose(1, 2)), (window[:, :, -(self.d_conv - 1) :], ssm_state)
+
     def step(self, hidden_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """One time step (batch, d_model) -> (output (batch, d_model), new state); equals ``forward``."""
         conv_state, ssm_state = state
@@ -114,6 +138,16 @@ class MambaBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.mixer(self.norm(x))
+
+    def stream(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Continue a sequence (batch, length, d_model) after ``state`` (see ``Mamba.stream``)."""
+        y, state = self.mixer.stream(self.norm(x), state)
+        return x + y, state
+
+    def step(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One time step (batch, d_model) -> (output, new state), equal to ``forward`` (see ``Mamba.step``)."""
+        y, state = self.mixer.step(self.norm(x_t), state)
+        return x_t + y, state
 
 
 class BiMamba(nn.Module):

@@ -45,6 +45,8 @@ __all__ = [
     "active_power",
     "trim_silence",
     "room_impulse_response",
+    "coloured_noise",
+    "synthetic_noise",
     "SpeakerMixingDataset",
     "SeparationFolderDataset",
     "separation_files",
@@ -126,6 +128,49 @@ def _random_crop(signals: Sequence[np.ndarray], length: int, rng: np.random.Gene
     return [_fit_length(x[start:], length) for x in signals]
 
 
+def coloured_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
+    """``n`` samples of Gaussian noise with a power spectrum falling as 1 / f**exponent (0 white, 1 pink,
+    2 brown), unit RMS."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.maximum(np.arange(len(spectrum)), 1.0)
+    x = np.fft.irfft(spectrum / freqs ** (exponent / 2), n)
+    return (x / max(float(np.sqrt(np.mean(x**2))), 1e-12)).astype(np.float32)
+
+
+def synthetic_noise(
+    rng: np.random.Generator, n: int, sample_rate: int, babble: Callable[[], np.ndarray] | None = None
+) -> np.ndarray:
+    """``n`` samples of one synthetic noise kind, drawn uniformly: coloured noise (1/f**a, a in 0..2),
+    mains hum (50 or 60 Hz and its harmonics with random levels, over faint coloured noise), tonal
+    interference (a few steady or slowly gliding tones) or, when ``babble`` is given, its output
+    (overlapping speech). Half the time a slow random envelope (0.5-4 Hz) makes it non-stationary."""
+    t = np.arange(n) / sample_rate
+    kinds = ["coloured", "hum", "tones"] + (["babble"] if babble is not None else [])
+    kind = kinds[rng.integers(len(kinds))]
+    if kind == "coloured":
+        x = coloured_noise(rng, n, rng.uniform(0.0, 2.0))
+    elif kind == "hum":
+        mains = (50.0, 60.0)[rng.integers(2)]
+        harmonics = np.arange(1, int(min(20, 0.45 * sample_rate / mains)) + 1)
+        levels = 10 ** (-rng.uniform(0, 30, len(harmonics)) / 20)
+        phases = rng.uniform(0, 2 * np.pi, len(harmonics))
+        x = np.sum(levels[:, None] * np.sin(2 * np.pi * mains * harmonics[:, None] * t + phases[:, None]), axis=0)
+        x = x / np.sqrt(np.mean(x**2)) + 0.05 * coloured_noise(rng, n, rng.uniform(0.0, 2.0))
+    elif kind == "tones":
+        x = np.zeros(n)
+        for _ in range(rng.integers(1, 4)):
+            f0 = np.exp(rng.uniform(np.log(100), np.log(0.4 * sample_rate)))
+            glide = f0 * rng.uniform(-0.2, 0.2) * t / max(t[-1], 1e-9)
+            x += np.sin(2 * np.pi * np.cumsum(f0 + glide) / sample_rate + rng.uniform(0, 2 * np.pi))
+        x = x / np.sqrt(np.mean(x**2)) + 0.05 * coloured_noise(rng, n, 0.0)
+    else:
+        x = babble()
+    if rng.random() < 0.5:
+        rate = rng.uniform(0.5, 4.0)
+        x = x * (1 + rng.uniform(0.3, 0.9) * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)))
+    return np.asarray(x, dtype=np.float32)
+
+
 # ------------------------------------------------------------------------------------ augmentation
 
 
@@ -187,6 +232,8 @@ class Augment:
       direct-to-reverberant ratio of -3 to 9 dB. The input gets the full reverberant speech; the
       target keeps the direct path and the first 50 ms (early reflections help intelligibility and
       are part of the voice; late reverberation is treated as noise, as in DNS-Challenge targets).
+      With ``reverb_target_prob`` the target is instead the whole reverberant speech for that share
+      of reverberant items (the model then removes noise only, as GTCRN's author trains it).
 
     Mixture stage (:meth:`mixture`, after mixing and level setting):
 
@@ -214,8 +261,10 @@ class Augment:
         reverb_prob: float = 0.3,
         band_limit_prob: float = 0.2,
         clip_prob: float = 0.1,
+        reverb_target_prob: float = 0.0,
     ) -> None:
         self.gain_db = gain_db
+        self.reverb_target_prob = reverb_target_prob
         self.eq_prob = eq_prob
         self.reverb_prob = reverb_prob
         self.band_limit_prob = band_limit_prob
@@ -224,7 +273,8 @@ class Augment:
     def __repr__(self) -> str:
         return (
             f"Augment(gain_db={self.gain_db}, eq_prob={self.eq_prob}, reverb_prob={self.reverb_prob}, "
-            f"band_limit_prob={self.band_limit_prob}, clip_prob={self.clip_prob})"
+            f"band_limit_prob={self.band_limit_prob}, clip_prob={self.clip_prob}, "
+            f"reverb_target_prob={self.reverb_target_prob})"
         )
 
     def eq(self, x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
@@ -253,7 +303,10 @@ class Augment:
         if rng.random() < self.eq_prob:
             x = self.eq(x, rng, sample_rate)
         if rng.random() < self.reverb_prob:
-            return self.reverb(x, rng, sample_rate)
+            reverberant, early = self.reverb(x, rng, sample_rate)
+            # drawn only when asked for, so the items of earlier settings stay the same
+            keep_all = self.reverb_target_prob > 0 and rng.random() < self.reverb_target_prob
+            return reverberant, reverberant if keep_all else early
         return x, x
 
     def mixture(
@@ -500,6 +553,12 @@ class MixingDataset(Dataset):
     power) and a mixture RMS uniform in ``level_db`` dBFS. ``augment`` then degrades speech and
     mixture (:class:`Augment`). Both outputs are finally scaled together so neither peaks above 0.99.
 
+    Two options draw from a second generator, seeded ``(seed, epoch, index, 1)``, so that leaving
+    them at zero gives exactly the items of earlier versions: ``clean_prob``, the share of items
+    with no noise at all (the model must leave clean speech alone; ``snr_db`` is then inf), and
+    ``synthetic_noise_prob``, the share whose noise is :func:`synthetic_noise` (coloured noise,
+    hum, tones, or babble of 3-6 other training utterances) instead of a noise file.
+
     Returns ``(noisy, clean)`` float32 tensors of exactly ``segment_seconds``; ``clean`` is the
     target at the mixture's scale: ``noisy == clean + noise`` unless reverb (late reverberation
     counts as noise) or clipping applies. Decoded audio (resampled to ``sample_rate``) is cached in
@@ -517,9 +576,16 @@ class MixingDataset(Dataset):
         augment: Augment | None = None,
         seed: int = 0,
         level_db: tuple[float, float] = (-35.0, -15.0),
+        clean_prob: float = 0.0,
+        synthetic_noise_prob: float = 0.0,
     ) -> None:
         if not clean_files or not noise_files:
             raise ValueError("MixingDataset needs at least one clean file and one noise file")
+        for name, value in (("clean_prob", clean_prob), ("synthetic_noise_prob", synthetic_noise_prob)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        self.clean_prob = clean_prob
+        self.synthetic_noise_prob = synthetic_noise_prob
         self.clean_files = [Path(p) for p in clean_files]
         self.noise_files = [Path(p) for p in noise_files]
         self.segment_length = round(segment_seconds * sample_rate)
@@ -581,6 +647,15 @@ class MixingDataset(Dataset):
         start = int(rng.integers(0, len(noise)))  # a random phase of the loop
         return _loop(noise, start + n, round(LOOP_FADE_SECONDS * self.sample_rate))[start:], noise_index
 
+    def _babble(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """3-6 utterances of random speakers summed at random levels within 10 dB, unit RMS."""
+        x = np.zeros(n, dtype=np.float32)
+        for _ in range(rng.integers(3, 7)):
+            files = self._speakers[rng.integers(len(self._speakers))]
+            segment = self._speech_segment(files[rng.integers(len(files))], n, rng)
+            x += segment / max(float(np.sqrt(np.mean(segment**2))), 1e-8) * np.float32(10 ** (rng.uniform(-10, 0) / 20))
+        return x
+
     def mixture(self, index: int, snr_db: float | None = None) -> dict:
         """Item ``index`` with what made it: ``noisy``, ``clean`` (float32 arrays), ``clean_file``,
         ``noise_file`` and ``snr_db`` (pass ``snr_db`` to override the random SNR)."""
@@ -592,11 +667,18 @@ class MixingDataset(Dataset):
         noise, noise_index = self._noise_segment(n, rng)
         if snr_db is None:
             snr_db = float(self.snr_db) if np.ndim(self.snr_db) == 0 else float(rng.uniform(*self.snr_db))
+        extra = np.random.default_rng([self.seed, self.epoch, index, 1])
+        if self.clean_prob > 0 and extra.random() < self.clean_prob:
+            snr_db = float("inf")
+        if self.synthetic_noise_prob > 0 and extra.random() < self.synthetic_noise_prob:
+            noise, noise_index = synthetic_noise(extra, n, self.sample_rate, lambda: self._babble(n, extra)), None
 
         speech_in, target = self.augment.speech(speech, rng, self.sample_rate) if self.augment else (speech, speech)
         speech_power = active_power(speech_in, self.sample_rate)
         noise_power = float(np.mean(np.square(noise, dtype=np.float64)))
-        noise_gain = np.sqrt(speech_power / (max(noise_power, 1e-20) * 10 ** (snr_db / 10)))
+        noise_gain = (
+            0.0 if snr_db == float("inf") else np.sqrt(speech_power / (max(noise_power, 1e-20) * 10 ** (snr_db / 10)))
+        )
         noisy = speech_in + np.float32(noise_gain) * noise
 
         level = 10 ** (rng.uniform(*self.level_db) / 20)
@@ -611,7 +693,7 @@ class MixingDataset(Dataset):
             "noisy": noisy.astype(np.float32),
             "clean": target.astype(np.float32),
             "clean_file": self.clean_files[clean_index],
-            "noise_file": self.noise_files[noise_index],
+            "noise_file": None if noise_index is None else self.noise_files[noise_index],
             "snr_db": snr_db,
         }
 

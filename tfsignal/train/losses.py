@@ -95,3 +95,36 @@ def pit_si_snr_loss(model, mixture: Tensor, sources: Tensor) -> dict[str, Tensor
     best, _, _ = pit(si_sdr, model(mixture), sources)  # (B,): SI-SNR, since si_sdr centres both signals
     si_snr = best.mean()
     return {"si_snr": si_snr, "total": -si_snr}
+
+
+def mask_enhancement_loss(model, noisy: Tensor, clean: Tensor, power: float = 0.3) -> dict[str, Tensor]:
+    """Loss of a complex-mask enhancer (models/mambattention_stream.py) on (noisy, clean) waveforms (B, time).
+
+    Compressed-spectrum terms (each spectrum X becomes X |X|**(power - 1), as the network sees it):
+    mean squared error of the real and imaginary parts and of the compressed magnitude, plus the
+    negative SI-SNR of the waveform, in the proportions GTCRN's authors train with
+    (30 (real + imag) + 70 magnitude + SI-SNR in bels). "total" is the weighted sum.
+
+    ``model`` provides ``analyse`` (wave -> spectrum (B, F, T, 2)), ``forward`` (spectrum ->
+    enhanced spectrum) and ``synthesise``; it may be wrapped in DistributedDataParallel.
+    """
+    core = getattr(model, "module", model)
+    length = noisy.shape[-1]
+    estimate = model(core.analyse(noisy))  # (B, F, T, 2)
+    target = core.analyse(clean)
+
+    def compressed(spec: Tensor) -> tuple[Tensor, Tensor]:
+        mag = (spec.pow(2).sum(-1) + 1e-12).sqrt()  # (B, F, T)
+        return spec * mag.pow(power - 1)[..., None], mag.pow(power)
+
+    est_c, est_mag = compressed(estimate)
+    tgt_c, tgt_mag = compressed(target)
+    wave = core.synthesise(estimate, length)
+    si_snr = si_sdr(wave, clean).mean()
+    terms = {
+        "complex": F.mse_loss(est_c, tgt_c) * 2,  # the mean over (real, imag) times 2 = real + imag
+        "magnitude": F.mse_loss(est_mag, tgt_mag),
+        "si_snr": si_snr,
+    }
+    terms["total"] = 30 * terms["complex"] + 70 * terms["magnitude"] - si_snr / 10
+    return terms
