@@ -2,6 +2,7 @@
 
     python benchmarks/enhance.py                      # every named MambAttention/SEMamba config
     python benchmarks/enhance.py --long-minutes 1 5 10  # peak RSS of `enhance` on long files
+    python benchmarks/enhance.py --configs --streaming  # streaming model: ONNX per hop vs GTCRN's ONNX
 
 Each configuration runs in its own process so its peak RSS is its own. RTF = processing seconds /
 audio seconds through the same chunked path as the `enhance` command (--chunk-seconds, default 4),
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIGS = ["mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
+CONFIGS = ["mambattention-stream", "mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
+GTCRN = "../shared/anchors/gtcrn/gtcrn_simple.onnx"
 
 
 def measure(name: str, seconds: float, chunk_seconds: float) -> dict:
@@ -74,6 +76,52 @@ def long_file_memory(minutes: float, model: str) -> dict:
     return {"minutes": minutes, "peak_rss_mb": peak, "rtf": elapsed / (60 * minutes)}
 
 
+def streaming(model_name: str, seconds: float, gtcrn: str) -> list[dict]:
+    """Real-time factors of a streaming enhancer as a device runs it (onnxruntime, one thread, one
+    call per 16 ms hop, numpy FFTs around it) beside GTCRN's streaming ONNX run the same way, and
+    the same model in PyTorch offline (``enhance`` on the whole signal, torch's threads)."""
+    import torch
+
+    from recipes.common.anchors import gtcrn_enhancer
+    from tfsignal import models
+    from tfsignal.export import OnnxEnhancerStream, to_onnx_streaming
+
+    if model_name in models.available() and model_name not in models.pretrained():
+        model = models.create(model_name).eval()
+    else:
+        model = models.load(model_name)
+    rate = model.sample_rate
+    x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * rate))).astype(np.float32)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = to_onnx_streaming(model, Path(tmp) / "stream.onnx")
+        stream = OnnxEnhancerStream(path, threads=1)
+        stream.process(x[:rate])  # warm-up
+        stream.reset()
+        start = time.perf_counter()
+        stream.process(x)
+        stream.flush()
+        rows.append(
+            {"engine": f"{model_name}, onnxruntime per hop, 1 thread", "rtf": (time.perf_counter() - start) / seconds}
+        )
+    if Path(gtcrn).is_file():
+        enhance_fn = gtcrn_enhancer(gtcrn)
+        enhance_fn(x[:rate], rate)
+        start = time.perf_counter()
+        enhance_fn(x, rate)
+        rows.append({"engine": "GTCRN, onnxruntime per hop, 1 thread", "rtf": (time.perf_counter() - start) / seconds})
+    with torch.inference_mode():
+        signal = torch.from_numpy(x)
+        model.enhance(signal[:rate])
+        start = time.perf_counter()
+        model.enhance(signal)
+        elapsed = time.perf_counter() - start
+    rows.append(
+        {"engine": f"{model_name}, PyTorch offline, {torch.get_num_threads()} threads", "rtf": elapsed / seconds}
+    )
+    return rows
+
+
 def torch_threads() -> int:
     import torch
 
@@ -87,6 +135,9 @@ def main() -> None:
     parser.add_argument("--chunk-seconds", type=float, default=4.0)
     parser.add_argument("--long-minutes", type=float, nargs="*", default=[], help="file lengths for the RSS test")
     parser.add_argument("--model", default="", help="model for --long-minutes (default: the shipped enhancer)")
+    parser.add_argument("--streaming", action="store_true", help="streaming RTF table (ONNX per hop, GTCRN, offline)")
+    parser.add_argument("--stream-model", default="mambattention-stream", help="model for --streaming")
+    parser.add_argument("--gtcrn", default=GTCRN, help="GTCRN streaming ONNX file for --streaming")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -107,6 +158,12 @@ def main() -> None:
                 f"| {name} | {r['params']:,} | {r['gmacs_per_second']:.2f} | {r['rtf']:.2f} | {r['peak_rss_mb']:.0f} |"
             )
         print(f"\n{torch_threads()} torch threads")
+    if args.streaming:
+        print(f"\n{args.seconds:g} s of audio\n")
+        print("| engine | RTF |")
+        print("|---|---|")
+        for row in streaming(args.stream_model, args.seconds, args.gtcrn):
+            print(f"| {row['engine']} | {row['rtf']:.3f} |")
     if args.long_minutes:
         print("\n| file length (min) | peak RSS of `enhance` (MB) | RTF |")
         print("|---|---|---|")

@@ -8,6 +8,7 @@ from .scan import (
     selective_scan,
     selective_scan_chunked,
     selective_scan_continue,
+    selective_scan_quadratic,
     selective_scan_ref,
     selective_scan_step,
 )
@@ -20,4 +21,5 @@ __all__ = [
     "selective_scan_chunked",
     "selective_scan_step",
     "selective_scan_continue",
+    "selective_scan_quadratic",
 ]

@@ -21,6 +21,10 @@ Backends of :func:`selective_scan`:
 - ``"chunked"``: :func:`selective_scan_chunked`, free of Python control flow that depends on the
   length: a fixed number of unrolled steps inside static-size chunks and a closed form across
   chunks, so ``torch.onnx.export(dynamo=True)`` gives a small graph without Loop ops.
+- ``"quadratic"``: :func:`selective_scan_quadratic`, the sequence as one masked (length x length)
+  matrix product per channel and state (the "dual" form of the recurrence): a handful of ops and
+  no loop at all, for short sequences in exported graphs (the frequency path of a streaming
+  model, 33 tokens a frame). Memory grows as length squared, so not for long sequences.
 - ``"triton"``: reserved for a CUDA kernel; none ships yet, so asking for it raises.
 - ``"auto"``: ``"torch"`` (the Triton kernel will take CUDA once it exists).
 """
@@ -33,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Backend = Literal["auto", "torch", "reference", "chunked", "triton"]
+Backend = Literal["auto", "torch", "reference", "chunked", "quadratic", "triton"]
 
 # Elements per chunk buffer (k steps x batch x d_state x d_inner). 2**19 floats (2 MiB) keeps
 # the three chunk buffers of the backward near the last-level cache of a small CPU while the
@@ -394,6 +398,37 @@ def selective_scan_chunked(
     return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
+def _scan_quadratic(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    length = u.shape[-1]
+    # The contribution of step s to step t >= s decays by exp(A * (delta_{s+1} + ... + delta_t)).
+    summed = torch.cumsum(delta, dim=-1)  # (b, d, l)
+    gap = (summed[..., :, None] - summed[..., None, :]).clamp_min(0)  # (b, d, t, s)
+    causal = torch.ones(length, length, dtype=torch.bool, device=u.device).tril()  # (t, s)
+    decay = torch.exp(A[None, :, :, None, None] * gap[:, :, None]) * causal  # (b, d, n, t, s)
+    mixing = C[:, :, :, None] * B[:, :, None, :]  # (b, n, t, s): C_t . B_s per state
+    weights = (decay * mixing[:, None]).sum(2)  # (b, d, t, s)
+    return (weights @ (delta * u)[..., None])[..., 0]  # (b, d, t)
+
+
+def selective_scan_quadratic(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+) -> Tensor:
+    """Selective scan as one masked matrix product over the sequence: no loop, for short sequences.
+
+    y_t = sum_{s <= t} C_t . (exp(A * sum_{r=s+1..t} delta_r) * B_s) delta_s u_s, formed for all
+    (t, s) at once; memory batch * d_inner * d_state * length**2.
+    """
+    return _run_core(_scan_quadratic, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+
+
 # --------------------------------------------------------------------------------- dispatcher
 
 
@@ -402,8 +437,10 @@ def _resolve_backend(backend: str) -> str:
         return "torch"
     if backend == "triton":
         raise RuntimeError("no Triton selective-scan kernel ships yet; use backend='torch' (runs on CUDA too)")
-    if backend not in ("torch", "reference", "chunked"):
-        raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'torch', 'reference', 'chunked' or 'triton'")
+    if backend not in ("torch", "reference", "chunked", "quadratic"):
+        raise ValueError(
+            f"unknown backend {backend!r}; expected 'auto', 'torch', 'reference', 'chunked', 'quadratic' or 'triton'"
+        )
     return backend
 
 
@@ -430,6 +467,8 @@ def selective_scan(
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     if chosen == "chunked":
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    if chosen == "quadratic":
+        return selective_scan_quadratic(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     tensors = (u, delta, A, B, C, D, z, delta_bias)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         return _run_core(_scan_fast, u, delta, A, B, C, D, z, delta_bias, delta_softplus)

@@ -192,3 +192,21 @@ def test_enhance_cli_streams_files_without_chunk_seams_on_both_backends(model, e
         text=True,
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_numpy_example_needs_no_torch_and_matches_the_model(model, exported, speech, tmp_path):
+    path, _ = exported
+    src, out = tmp_path / "noisy.wav", tmp_path / "clean.wav"
+    sf.write(src, speech[:20000], 16000, subtype="FLOAT")
+    block_torch = "import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
+    block_torch += "runpy.run_path(sys.argv[0], run_name='__main__')"
+    run = subprocess.run(
+        [sys.executable, "-c", block_torch, "examples/onnx_stream.py", str(path), str(src), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    got, _ = sf.read(out, dtype="float32")
+    with torch.no_grad():
+        want = model.enhance(torch.from_numpy(speech[:20000])).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-4

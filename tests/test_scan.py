@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from tfsignal.kernels import selective_scan, selective_scan_chunked, selective_scan_ref, selective_scan_step
+from tfsignal.kernels import (
+    selective_scan,
+    selective_scan_chunked,
+    selective_scan_continue,
+    selective_scan_ref,
+    selective_scan_step,
+)
 
 
 def make_inputs(batch=2, d_inner=6, length=37, d_state=4, dtype=torch.float64, seed=0):
@@ -24,7 +30,7 @@ def make_inputs(batch=2, d_inner=6, length=37, d_state=4, dtype=torch.float64, s
     )
 
 
-@pytest.mark.parametrize("backend", ["torch", "chunked"])
+@pytest.mark.parametrize("backend", ["torch", "chunked", "quadratic"])
 @pytest.mark.parametrize("length", [1, 5, 37, 130])
 @pytest.mark.parametrize("optional", [True, False])
 def test_backends_match_reference_values_and_gradients(backend, length, optional):
@@ -81,6 +87,19 @@ def test_step_function_carries_state():
         )
         outputs.append(y)
     assert (torch.stack(outputs, -1) - want).abs().max() < 1e-12
+
+
+def test_continued_scan_in_blocks_equals_one_scan():
+    x = {k: v.detach() for k, v in make_inputs(length=90).items()}
+    want = selective_scan_ref(**x)
+    state, pieces = torch.zeros(2, 6, 4, dtype=torch.float64), []
+    for start, stop in ((0, 1), (1, 17), (17, 90)):
+        part = {k: v[..., start:stop] if k in ("u", "delta", "B", "C", "z") else v for k, v in x.items()}
+        y, state = selective_scan_continue(state, **part)
+        pieces.append(y)
+    assert (torch.cat(pieces, -1) - want).abs().max() < 1e-12
+    with pytest.raises(ValueError, match="state must be"):
+        selective_scan_continue(state[:1], **x)
 
 
 def test_bad_shapes_and_backends_raise():

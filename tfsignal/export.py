@@ -208,8 +208,8 @@ def to_onnx_streaming(model: nn.Module, path: str | os.PathLike, overwrite: bool
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent or ".")
     os.close(fd)
     try:
-        for m in mambas:  # the frequency path's scans as fixed-size closed-form chunks: no unrolled loop
-            m.scan_backend = "chunked"
+        for m in mambas:  # the frequency path's short scans as one masked matrix product: no loop
+            m.scan_backend = "quadratic"
         quiet = logging.getLogger("torch.onnx")
         level = quiet.level
         quiet.setLevel(logging.ERROR)
