@@ -398,16 +398,43 @@ def selective_scan_chunked(
     return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
-def _scan_quadratic(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
-    length = u.shape[-1]
-    # The contribution of step s to step t >= s decays by exp(A * (delta_{s+1} + ... + delta_t)).
-    summed = torch.cumsum(delta, dim=-1)  # (b, d, l)
-    gap = (summed[..., :, None] - summed[..., None, :]).clamp_min(0)  # (b, d, t, s)
-    causal = torch.ones(length, length, dtype=torch.bool, device=u.device).tril()  # (t, s)
-    decay = torch.exp(A[None, :, :, None, None] * gap[:, :, None]) * causal  # (b, d, n, t, s)
-    mixing = C[:, :, :, None] * B[:, :, None, :]  # (b, n, t, s): C_t . B_s per state
-    weights = (decay * mixing[:, None]).sum(2)  # (b, d, t, s)
-    return (weights @ (delta * u)[..., None])[..., 0]  # (b, d, t)
+def _quadratic_weights(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    """(..., d, t, s) weights of input s in output t of a scan from a zero state, over the last
+    axis of delta (..., d, l) and B, C (..., n, l): C_t . (exp(A * sum_{r=s+1..t} delta_r) B_s)."""
+    length = delta.shape[-1]
+    summed = torch.cumsum(delta, dim=-1)  # (..., d, l)
+    gap = (summed[..., :, None] - summed[..., None, :]).clamp_min(0)  # (..., d, t, s)
+    causal = torch.ones(length, length, dtype=torch.bool, device=delta.device).tril()  # (t, s)
+    decay = torch.exp(A[..., None, None] * gap.unsqueeze(-3)) * causal  # (..., d, n, t, s)
+    mixing = C[..., :, None] * B[..., None, :]  # (..., n, t, s)
+    return (decay * mixing.unsqueeze(-4)).sum(-3)  # (..., d, t, s)
+
+
+def _scan_quadratic(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_size: int) -> Tensor:
+    batch, d_inner, length = u.shape
+    if length <= chunk_size:  # one chunk: the masked product alone, fewest ops
+        return (_quadratic_weights(delta, A, B, C) @ (delta * u)[..., None])[..., 0]
+    pad = (-length) % chunk_size
+    # zero delta and input on the padded tail: decay 1 and nothing added, so real steps are untouched
+    u, delta, B, C = (F.pad(t, (0, pad)) for t in (u, delta, B, C))
+    n_chunks = (length + pad) // chunk_size
+    chunks = lambda t: t.unflatten(-1, (n_chunks, chunk_size)).transpose(1, 2)  # noqa: E731  (b, M, ., K)
+    delta_c, drive_c, B_c, C_c = chunks(delta), chunks(delta * u), chunks(B), chunks(C)
+    # inside each chunk, from a zero state: one masked (K x K) product, all chunks at once
+    y = (_quadratic_weights(delta_c, A, B_c, C_c) @ drive_c[..., None])[..., 0]  # (b, M, d, K)
+    # across chunks: the state entering each chunk, carried by a short loop over the chunks
+    summed = torch.cumsum(delta_c, dim=-1)  # (b, M, d, K): decay from the chunk start
+    to_end = summed[..., -1:] - summed  # (b, M, d, K): decay from each step to the chunk end
+    decay_to_end = torch.exp(A[..., None] * to_end.unsqueeze(-2))  # (b, M, d, n, K)
+    ends = torch.einsum("bmdnk,bmnk,bmdk->bmdn", decay_to_end, B_c, drive_c)  # each chunk's end state
+    state = u.new_zeros(batch, d_inner, A.shape[1])  # (b, d, n)
+    carried = []
+    for m in range(n_chunks):
+        carried.append(state)
+        state = torch.exp(A * summed[:, m, :, -1:]) * state + ends[:, m]
+    entering = torch.stack(carried, dim=1)  # (b, M, d, n)
+    y = y + torch.einsum("bmdnk,bmdn,bmnk->bmdk", torch.exp(A[..., None] * summed.unsqueeze(-2)), entering, C_c)
+    return y.transpose(1, 2).flatten(-2)[..., :length]  # (b, d, l)
 
 
 def selective_scan_quadratic(
@@ -420,13 +447,24 @@ def selective_scan_quadratic(
     z: Tensor | None = None,
     delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
+    chunk_size: int = 64,
 ) -> Tensor:
-    """Selective scan as one masked matrix product over the sequence: no loop, for short sequences.
+    """Selective scan in the matrix ("dual") form, for short sequences in exported graphs.
 
-    y_t = sum_{s <= t} C_t . (exp(A * sum_{r=s+1..t} delta_r) * B_s) delta_s u_s, formed for all
-    (t, s) at once; memory batch * d_inner * d_state * length**2.
+    A sequence of up to ``chunk_size`` steps is one masked product; inside longer sequences' chunks
+    of ``chunk_size`` steps, y_t = sum_{s <= t} C_t . (exp(A * sum_{r=s+1..t} delta_r) * B_s)
+    delta_s u_s for all (t, s) at once; the state is carried across chunks by a
+    loop over the chunks (unrolled in a graph). In onnxruntime each op costs a few microseconds
+    whatever its size, so one chunk (a 33-token frame) runs faster than three small ones.
+    Memory batch * d_inner * d_state * length * min(length, chunk_size).
     """
-    return _run_core(_scan_quadratic, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+
+    def core(u, delta, A, B, C):
+        return _scan_quadratic(u, delta, A, B, C, chunk_size)
+
+    return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
 # --------------------------------------------------------------------------------- dispatcher

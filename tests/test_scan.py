@@ -7,6 +7,7 @@ from tfsignal.kernels import (
     selective_scan,
     selective_scan_chunked,
     selective_scan_continue,
+    selective_scan_quadratic,
     selective_scan_ref,
     selective_scan_step,
 )
@@ -66,6 +67,7 @@ def test_long_sequences_stay_finite_and_chunk_boundaries_are_seamless():
         assert torch.isfinite(want).all()
         assert (selective_scan(**x, backend="torch") - want).abs().max() < 1e-9
         assert (selective_scan_chunked(**x, chunk_size=7) - want).abs().max() < 1e-9
+        assert (selective_scan_quadratic(**x, chunk_size=9) - want).abs().max() < 1e-9
 
 
 def test_step_function_carries_state():
