@@ -5,6 +5,8 @@ Triton kernels will take CUDA tensors once they ship; today every backend runs i
 
 from .attention import attention, attention_ref
 from .scan import (
+    scan_dual,
+    scan_matrix,
     selective_scan,
     selective_scan_chunked,
     selective_scan_continue,
@@ -22,4 +24,6 @@ __all__ = [
     "selective_scan_step",
     "selective_scan_continue",
     "selective_scan_quadratic",
+    "scan_matrix",
+    "scan_dual",
 ]

@@ -398,9 +398,13 @@ def selective_scan_chunked(
     return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
 
-def _quadratic_weights(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
-    """(..., d, t, s) weights of input s in output t of a scan from a zero state, over the last
-    axis of delta (..., d, l) and B, C (..., n, l): C_t . (exp(A * sum_{r=s+1..t} delta_r) B_s)."""
+def scan_matrix(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    """The scan from a zero state as a matrix: (..., d, t, s) weights of input s in output t,
+    C_t . (exp(A * sum_{r=s+1..t} delta_r) B_s), zero for s > t, so y = weights @ (delta * u).
+
+    delta (..., d, l) already discretised; A (..., d, n) broadcasting against the leading axes
+    (one A per direction of a bidirectional pair, say); B, C (..., n, l).
+    """
     length = delta.shape[-1]
     summed = torch.cumsum(delta, dim=-1)  # (..., d, l)
     gap = (summed[..., :, None] - summed[..., None, :]).clamp_min(0)  # (..., d, t, s)
@@ -410,31 +414,40 @@ def _quadratic_weights(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor
     return (decay * mixing.unsqueeze(-4)).sum(-3)  # (..., d, t, s)
 
 
-def _scan_quadratic(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_size: int) -> Tensor:
-    batch, d_inner, length = u.shape
+def scan_dual(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_size: int) -> Tensor:
+    """y of the scan from a zero state in its matrix form, over chunks of ``chunk_size`` steps.
+
+    u, delta (..., d, l) with delta discretised; A (..., d, n) broadcasting against the leading
+    axes; B, C (..., n, l). Inside each chunk one masked product (:func:`scan_matrix`); the state
+    is carried across chunks by a loop over them (unrolled in a graph). No D skip, no gate.
+    """
+    length = u.shape[-1]
     if length <= chunk_size:  # one chunk: the masked product alone, fewest ops
-        return (_quadratic_weights(delta, A, B, C) @ (delta * u)[..., None])[..., 0]
+        return (scan_matrix(delta, A, B, C) @ (delta * u)[..., None])[..., 0]
     pad = (-length) % chunk_size
     # zero delta and input on the padded tail: decay 1 and nothing added, so real steps are untouched
     u, delta, B, C = (F.pad(t, (0, pad)) for t in (u, delta, B, C))
     n_chunks = (length + pad) // chunk_size
-    chunks = lambda t: t.unflatten(-1, (n_chunks, chunk_size)).transpose(1, 2)  # noqa: E731  (b, M, ., K)
+
+    def chunks(t: Tensor) -> Tensor:  # (..., X, L) -> (..., M, X, K)
+        return t.unflatten(-1, (n_chunks, chunk_size)).movedim(-2, -3)
+
     delta_c, drive_c, B_c, C_c = chunks(delta), chunks(delta * u), chunks(B), chunks(C)
-    # inside each chunk, from a zero state: one masked (K x K) product, all chunks at once
-    y = (_quadratic_weights(delta_c, A, B_c, C_c) @ drive_c[..., None])[..., 0]  # (b, M, d, K)
-    # across chunks: the state entering each chunk, carried by a short loop over the chunks
-    summed = torch.cumsum(delta_c, dim=-1)  # (b, M, d, K): decay from the chunk start
-    to_end = summed[..., -1:] - summed  # (b, M, d, K): decay from each step to the chunk end
-    decay_to_end = torch.exp(A[..., None] * to_end.unsqueeze(-2))  # (b, M, d, n, K)
-    ends = torch.einsum("bmdnk,bmnk,bmdk->bmdn", decay_to_end, B_c, drive_c)  # each chunk's end state
-    state = u.new_zeros(batch, d_inner, A.shape[1])  # (b, d, n)
-    carried = []
+    A_c = A.unsqueeze(-3)  # (..., 1, d, n)
+    y = (scan_matrix(delta_c, A_c, B_c, C_c) @ drive_c[..., None])[..., 0]  # (..., M, d, K)
+    summed = torch.cumsum(delta_c, dim=-1)  # (..., M, d, K): decay from the chunk start
+    to_end = summed[..., -1:] - summed  # decay from each step to the chunk end
+    ends = torch.einsum(  # each chunk's end state from a zero start, (..., M, d, n)
+        "...mdnk,...mnk,...mdk->...mdn", torch.exp(A_c[..., None] * to_end.unsqueeze(-2)), B_c, drive_c
+    )
+    state, entering = torch.zeros_like(ends[..., 0, :, :]), []
     for m in range(n_chunks):
-        carried.append(state)
-        state = torch.exp(A * summed[:, m, :, -1:]) * state + ends[:, m]
-    entering = torch.stack(carried, dim=1)  # (b, M, d, n)
-    y = y + torch.einsum("bmdnk,bmdn,bmnk->bmdk", torch.exp(A[..., None] * summed.unsqueeze(-2)), entering, C_c)
-    return y.transpose(1, 2).flatten(-2)[..., :length]  # (b, d, l)
+        entering.append(state)
+        state = torch.exp(A * summed[..., m, :, -1:]) * state + ends[..., m, :, :]
+    entering = torch.stack(entering, dim=-3)  # (..., M, d, n)
+    decay = torch.exp(A_c[..., None] * summed.unsqueeze(-2))  # (..., M, d, n, K)
+    y = y + torch.einsum("...mdnk,...mdn,...mnk->...mdk", decay, entering, C_c)
+    return y.movedim(-3, -2).flatten(-2)[..., :length]  # (..., d, l)
 
 
 def selective_scan_quadratic(
@@ -462,7 +475,7 @@ def selective_scan_quadratic(
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
 
     def core(u, delta, A, B, C):
-        return _scan_quadratic(u, delta, A, B, C, chunk_size)
+        return scan_dual(u, delta, A, B, C, chunk_size)
 
     return _run_core(core, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 

@@ -39,3 +39,23 @@ def test_forward_mamba_is_causal_and_bimamba_sees_both_ways():
     assert out.shape == (1, 20, 16)
     assert torch.allclose(out[:, :15, :8], out_changed[:, :15, :8])  # forward half: causal
     assert not torch.allclose(out[:, :15, 8:], out_changed[:, :15, 8:])  # backward half sees the future
+
+
+def test_streamed_blocks_and_the_paired_bidirectional_form_equal_forward():
+    torch.manual_seed(0)
+    mamba = Mamba(16, d_state=8, expand=1).double()
+    x = torch.randn(3, 40, 16, dtype=torch.float64)
+    with torch.no_grad():
+        want = mamba(x)
+        state, pieces = mamba.initial_state(3, dtype=torch.float64), []
+        for start, stop in ((0, 1), (1, 2), (2, 23), (23, 40)):  # shorter and longer than the conv
+            y, state = mamba.stream(x[:, start:stop], state)
+            pieces.append(y)
+        assert (torch.cat(pieces, 1) - want).abs().max() < 1e-12
+        bi = BiMamba(16, d_state=8, expand=1).double()
+        for p in bi.parameters():  # move off the initialisation so both directions differ
+            p.add_(0.1 * torch.randn_like(p))
+        want = bi(x[:, :33])
+        for block in (bi.forward_block, bi.backward_block):
+            block.mixer.scan_backend = "quadratic"
+        assert (bi(x[:, :33]) - want).abs().max() < 1e-10
