@@ -3,6 +3,7 @@
     python benchmarks/enhance.py                      # every named MambAttention/SEMamba config
     python benchmarks/enhance.py --long-minutes 1 5 10  # peak RSS of `enhance` on long files
     python benchmarks/enhance.py --configs --streaming  # streaming model: ONNX per hop vs GTCRN's ONNX
+    python benchmarks/enhance.py --configs --train mambattention-stream  # training throughput, one process
 
 Each configuration runs in its own process so its peak RSS is its own. RTF = processing seconds /
 audio seconds through the same chunked path as the `enhance` command (--chunk-seconds, default 4),
@@ -122,6 +123,39 @@ def streaming(model_name: str, seconds: float, gtcrn: str) -> list[dict]:
     return rows
 
 
+def training_throughput(name: str, batch: int, segment_seconds: float, steps: int = 5) -> dict:
+    """Seconds of training mixtures per second of wall time for one process on torch's threads:
+    the recipe's loss, backward and optimiser step on random (noisy, clean) batches, after a warm-up."""
+    import torch
+
+    from tfsignal import models
+    from tfsignal.models.mambattention_stream import StreamingMambAttention
+    from tfsignal.train import enhancement_loss
+    from tfsignal.train.losses import mask_enhancement_loss
+
+    model = models.create(name).train()
+    loss_fn = mask_enhancement_loss if isinstance(model, StreamingMambAttention) else enhancement_loss
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-4)
+    noisy = torch.randn(batch, int(segment_seconds * model.sample_rate)) * 0.05
+    clean = noisy * 0.5
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_fn(model, noisy, clean)["total"].backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    per_step = float(np.median(times[1:]))
+    return {
+        "model": name,
+        "batch": batch,
+        "segment_s": segment_seconds,
+        "s_per_step": per_step,
+        "x_real_time": batch * segment_seconds / per_step,
+        "threads": torch.get_num_threads(),
+    }
+
+
 def torch_threads() -> int:
     import torch
 
@@ -138,6 +172,9 @@ def main() -> None:
     parser.add_argument("--streaming", action="store_true", help="streaming RTF table (ONNX per hop, GTCRN, offline)")
     parser.add_argument("--stream-model", default="mambattention-stream", help="model for --streaming")
     parser.add_argument("--gtcrn", default=GTCRN, help="GTCRN streaming ONNX file for --streaming")
+    parser.add_argument("--train", nargs="*", default=[], help="configs to time training steps of")
+    parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step for --train")
+    parser.add_argument("--segment-seconds", type=float, default=2.0, help="mixture length for --train")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -164,6 +201,15 @@ def main() -> None:
         print("|---|---|")
         for row in streaming(args.stream_model, args.seconds, args.gtcrn):
             print(f"| {row['engine']} | {row['rtf']:.3f} |")
+    if args.train:
+        print("\n| config | batch x segment | s / step | seconds of audio per second (x real time) | threads |")
+        print("|---|---|---|---|---|")
+        for name in args.train:
+            r = training_throughput(name, args.batch_size, args.segment_seconds)
+            print(
+                f"| {name} | {r['batch']} x {r['segment_s']:g} s | {r['s_per_step']:.2f} | "
+                f"{r['x_real_time']:.1f} | {r['threads']} |"
+            )
     if args.long_minutes:
         print("\n| file length (min) | peak RSS of `enhance` (MB) | RTF |")
         print("|---|---|---|")

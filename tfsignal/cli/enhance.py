@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chunk-seconds",
         type=float,
         default=4.0,
-        help="length of the chunks long files are cut into (default: 4)",
+        help="seconds of audio per block (default: 4); a streaming model carries its state from block to block, "
+        "others overlap-add chunks of this length",
     )
     parser.add_argument(
         "--backend",

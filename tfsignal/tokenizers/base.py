@@ -30,8 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from tfsignal.io import check_output_path, write_atomically
-
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
+from tfsignal.models.registry import PRETRAINED_DIR  # inside the installed package, wheel or checkout
 
 
 def shipped_tokenizers(kind: str | None = None) -> list[str]:
