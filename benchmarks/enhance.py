@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the recipes package, for the GTCRN anchor
+
 CONFIGS = ["mambattention-stream", "mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
 GTCRN = "../shared/anchors/gtcrn/gtcrn_simple.onnx"
 
@@ -70,10 +72,14 @@ def long_file_memory(minutes: float, model: str) -> dict:
         cmd = [sys.executable, "-m", "tfsignal.cli", "enhance", str(src), "-o", str(Path(tmp) / "out.wav")]
         if model:
             cmd += ["--model", model]
+        # measured by a fresh runner, so that only this command's peak counts (RUSAGE_CHILDREN keeps
+        # the largest child this process has ever waited for, the exporter's workers included)
+        runner = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        runner += "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
+        out = subprocess.run([sys.executable, "-c", runner, *cmd], check=True, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak = int(out.stdout.split()[-1]) / 1024
     return {"minutes": minutes, "peak_rss_mb": peak, "rtf": elapsed / (60 * minutes)}
 
 
