@@ -17,7 +17,6 @@ from tfsignal.frontends import ERBBands
 from tfsignal.metrics import si_sdr
 from tfsignal.train.losses import capped_si_snr, mask_enhancement_loss
 
-
 FLOOR_DB = 6.0  # SI-SDR gain of the shipped weights on the example at 0 dB: measured 7.97 dB
 
 
@@ -200,7 +199,8 @@ def test_enhance_cli_streams_files_without_chunk_seams_on_both_backends(shipped,
     with torch.no_grad():
         want = model.enhance(torch.from_numpy(speech)).numpy()
     base = [sys.executable, "-m", "tfsignal.cli", "enhance", str(src), "--chunk-seconds", "0.37"]
-    for name, extra in (("torch", ["--model", "enhancer-stream"]), ("onnx", ["--backend", "onnx", "--model", str(path)])):
+    backends = (("torch", ["--model", "enhancer-stream"]), ("onnx", ["--backend", "onnx", "--model", str(path)]))
+    for name, extra in backends:
         out = tmp_path / f"{name}.wav"
         run = subprocess.run([*base, "-o", str(out), *extra], capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
