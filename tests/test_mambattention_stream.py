@@ -186,6 +186,7 @@ def test_streaming_onnx_graph_matches_pytorch_over_ten_seconds(shipped, exported
     assert [i["name"] for i in spec["inputs"]] == [i.name for i in graph.graph.input]
     assert spec["inputs"][0]["shape"] == [1, 257, 2] and spec["delay_samples"] == 256
     assert check_streaming(path, model, seconds=10.0) <= 1e-4
+    assert not model.training  # exporting leaves the model as it was
     with pytest.raises(FileExistsError):
         from tfsignal.export import to_onnx_streaming
 

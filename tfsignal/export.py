@@ -38,6 +38,28 @@ def _example_inputs(model: nn.Module, inputs: Sequence[Tensor] | Tensor | None) 
     return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
 
 
+def _export(module: nn.Module, args: tuple, path: Path, **options) -> None:
+    """``torch.onnx.export(module, args, dynamo=True, **options)`` in eval mode and without grad,
+    written to a temporary file beside ``path`` and renamed into place when complete."""
+    was_training = module.training
+    module.eval()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent or ".")
+    os.close(fd)
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    try:
+        quiet.setLevel(logging.ERROR)  # the exporter logs one line per missing optional op set
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, dynamo=True, verbose=False, **options).save(tmp)
+        publish(tmp, path)
+    finally:
+        quiet.setLevel(level)
+        module.train(was_training)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def to_onnx(
     model: nn.Module,
     path: str | os.PathLike,
@@ -61,31 +83,7 @@ def to_onnx(
         dynamic_shapes = tuple(
             {axis: torch.export.Dim.DYNAMIC for axis in dynamic_axes.get(i, ())} or None for i in range(len(args))
         )
-    was_training = model.training
-    model.eval()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        quiet = logging.getLogger("torch.onnx")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # the exporter logs one line per missing optional op set
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                model,
-                args,
-                dynamic_shapes=dynamic_shapes,
-                opset_version=opset,
-                dynamo=True,
-                verbose=False,
-            )
-            program.save(tmp)
-        publish(tmp, path)
-    finally:
-        quiet.setLevel(level)
-        model.train(was_training)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _export(model, args, path, dynamic_shapes=dynamic_shapes, opset_version=opset)
     return path
 
 
@@ -203,36 +201,14 @@ def to_onnx_streaming(model: nn.Module, path: str | os.PathLike, overwrite: bool
     names = [i["name"] for i in spec["inputs"]], [o["name"] for o in spec["outputs"]]
     mambas = [m for m in model.modules() if isinstance(m, Mamba)]
     backends = [m.scan_backend for m in mambas]
-    was_training = model.training
-    model.eval()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent or ".")
-    os.close(fd)
     try:
         for m in mambas:  # the frequency path's short scans as one masked matrix product: no loop
             m.scan_backend = "quadratic"
-        quiet = logging.getLogger("torch.onnx")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                _FrameStep(model),
-                (frame, *state),
-                input_names=names[0],
-                output_names=names[1],
-                opset_version=18,
-                dynamo=True,
-                verbose=False,
-            )
-            program.save(tmp)
-        publish(tmp, path)
+        step = _FrameStep(model).train(model.training)  # so that _export restores the model's own mode
+        _export(step, (frame, *state), path, input_names=names[0], output_names=names[1], opset_version=18)
     finally:
-        quiet.setLevel(level)
         for m, backend in zip(mambas, backends):
             m.scan_backend = backend
-        model.train(was_training)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     save_text(sidecar, json.dumps(spec, indent=2) + "\n", overwrite=True)
     return path
 

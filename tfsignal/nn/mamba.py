@@ -65,22 +65,29 @@ class Mamba(nn.Module):
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         return F.linear(dt, self.dt_proj.weight), B, C
 
+    def _scan_operands(self, x: Tensor, z: Tensor) -> tuple[Tensor, ...]:
+        """The scan's u, delta, A, B, C, D, z and delta_bias in its layout, from the conv output x
+        (B, d_inner, L) and the gate z (B, L, d_inner)."""
+        delta, B, C = self._ssm_inputs(x.transpose(1, 2))  # (B, L, d_inner), (B, L, d_state) x2
+        A = -torch.exp(self.A_log.float())
+        bias = self.dt_proj.bias.float()
+        return (
+            x,
+            delta.transpose(1, 2),
+            A,
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D.float(),
+            z.transpose(1, 2),
+            bias,
+        )
+
     def forward(self, hidden: Tensor) -> Tensor:
         length = hidden.shape[1]
         x, z = self.in_proj(hidden).chunk(2, dim=-1)  # each (B, L, d_inner)
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :length])  # (B, d_inner, L), causal
-        delta, B, C = self._ssm_inputs(x.transpose(1, 2))  # (B, L, d_inner), (B, L, d_state) x2
         y = selective_scan(
-            x,
-            delta.transpose(1, 2),
-            -torch.exp(self.A_log.float()),
-            B.transpose(1, 2),
-            C.transpose(1, 2),
-            self.D.float(),
-            z=z.transpose(1, 2),
-            delta_bias=self.dt_proj.bias.float(),
-            delta_softplus=True,
-            backend=self.scan_backend,
+            *self._scan_operands(x, z), delta_softplus=True, backend=self.scan_backend
         )  # (B, d_inner, L)
         return self.out_proj(y.transpose(1, 2))  # (B, L, d_model)
 
@@ -101,18 +108,7 @@ class Mamba(nn.Module):
         x, z = self.in_proj(hidden).chunk(2, dim=-1)  # each (B, L, d_inner)
         window = torch.cat([conv_state, x.transpose(1, 2)], dim=-1)  # (B, d_inner, d_conv - 1 + L)
         x = F.silu(F.conv1d(window, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))  # (B, d_inner, L)
-        delta, B, C = self._ssm_inputs(x.transpose(1, 2))
-        y, ssm_state = selective_scan_continue(
-            ssm_state,
-            x,
-            delta.transpose(1, 2),
-            -torch.exp(self.A_log.float()),
-            B.transpose(1, 2),
-            C.transpose(1, 2),
-            self.D.float(),
-            z=z.transpose(1, 2),
-            delta_bias=self.dt_proj.bias.float(),
-        )  # (B, d_inner, L)
+        y, ssm_state = selective_scan_continue(ssm_state, *self._scan_operands(x, z))  # (B, d_inner, L)
         return self.out_proj(y.transpose(1, 2)), (window[:, :, -(self.d_conv - 1) :], ssm_state)
 
     def step(self, hidden_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
