@@ -322,7 +322,7 @@ class StreamingSTFT(nn.Module):
         """(B, freq, k, 2) frames, (B, n_fft - hop) overlap state -> (B, k hop) finished samples, new state."""
         frames = spec.permute(0, 2, 3, 1).flatten(-2) @ self.inverse_basis  # (B, k, N) windowed
         k, hop = frames.shape[1], self.hop_length
-        total = F.pad(state, (0, k * hop))  # (B, n_fft - hop + k hop)
-        for i in range(k):  # overlap-add; k is the number of frames in this call
-            total[:, i * hop : i * hop + self.n_fft] += frames[:, i]
+        length = (k - 1) * hop + self.n_fft  # = n_fft - hop + k hop
+        added = F.fold(frames.transpose(1, 2), (1, length), (1, self.n_fft), stride=(1, hop))  # overlap-add
+        total = F.pad(state, (0, k * hop)) + added.view(-1, length)
         return total[:, : k * hop], total[:, k * hop :]
