@@ -1,21 +1,19 @@
 """Named configurations: a name maps to (model class, config overrides). Nothing else lives here.
 
-Weights are data: a saved model is ``NAME.safetensors`` plus ``NAME.json`` (``{"model": name,
-"config": {...}}``) in ``models/pretrained/`` or in a user's folder.
+Weights are data: a saved model is ``NAME.safetensors`` plus ``NAME.json`` (``{"kind": "model",
+"model": name, "config": {...}}``), shipped inside the package or in a user's folder; finding,
+reading and writing them is ``tfsignal.weights``'s job.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
 from torch import nn
 
-from tfsignal.io import write_atomically
-
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+from tfsignal import weights
 
 # name -> (class, config overrides); filled by each model file through `register`.
 _REGISTRY: dict[str, tuple[type[nn.Module], dict]] = {}
@@ -41,10 +39,8 @@ def model_class(name: str) -> type[nn.Module]:
 
 
 def pretrained() -> list[str]:
-    """Names of the shipped model weights ``load`` finds in ``models/pretrained/`` (tokenizers, which
-    ship there too, are loaded by ``tfsignal.tokenizers`` instead)."""
-    configs = (p.with_suffix(".json") for p in PRETRAINED_DIR.glob("*.safetensors"))
-    return sorted(c.stem for c in configs if c.exists() and "model" in json.loads(c.read_text()))
+    """Names of the shipped models ``load`` accepts (``tfsignal.weights.shipped("model")``)."""
+    return weights.shipped("model")
 
 
 def create(name: str, **overrides) -> nn.Module:
@@ -62,48 +58,17 @@ def create(name: str, **overrides) -> nn.Module:
     return model
 
 
-def _resolve(name_or_path: str | os.PathLike) -> tuple[Path, Path]:
-    path = Path(name_or_path)
-    if path.is_dir():
-        configs = sorted(p for p in path.glob("*.json") if not p.name.endswith(".onnx.json"))  # not export specs
-        if len(configs) != 1:
-            raise FileNotFoundError(f"{path}: expected one .json config beside its .safetensors")
-        path = configs[0].with_suffix("")
-    elif path.suffix in (".json", ".safetensors"):
-        path = path.with_suffix("")
-    elif not path.parent.name and (PRETRAINED_DIR / f"{name_or_path}.json").exists():
-        path = PRETRAINED_DIR / str(name_or_path)
-    config, weights = path.with_suffix(".json"), path.with_suffix(".safetensors")
-    if not config.exists() or not weights.exists():
-        shipped = ", ".join(pretrained()) or "none yet"
-        raise FileNotFoundError(
-            f"{name_or_path}: no such model (shipped: {shipped}; or a folder/path with .json + .safetensors)"
-        )
-    return config, weights
-
-
 def load(name_or_path: str | os.PathLike, device: str = "cpu") -> nn.Module:
-    """Load shipped weights by name (``models/pretrained/NAME.*``) or from a folder or file path."""
-    from safetensors.torch import load_file
-
-    config_path, weights_path = _resolve(name_or_path)
-    meta = json.loads(config_path.read_text())
+    """Load shipped weights by name or saved ones from a folder or path (see ``tfsignal.weights``)."""
+    meta, state = weights.read(name_or_path, kind=("model", "classifier"), device=device)
     model = create(meta["model"], **meta.get("config", {}))
-    model.load_state_dict(load_file(str(weights_path), device=device))
+    model.load_state_dict(state)
     model.meta = meta
     return model.to(device).eval()
 
 
-def save(model: nn.Module, path: str | os.PathLike, **meta) -> Path:
-    """Write ``path.safetensors`` and ``path.json`` (the model's registry name, config, ``meta``)."""
-    from safetensors.torch import save_file
-
-    path = Path(path).with_suffix("")
-    config = dataclasses.asdict(model.config)
-    payload = {"model": model.registry_name, "config": config, **meta}
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    # Each file is written beside its target and renamed into place once complete, with the user's
-    # normal permissions (safetensors and mkstemp create owner-only files).
-    write_atomically(path.with_suffix(".safetensors"), lambda tmp: save_file(state, tmp))
-    write_atomically(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
-    return path
+def save(model: nn.Module, path: str | os.PathLike, overwrite: bool = True, kind: str = "model", **meta) -> Path:
+    """Write ``path.safetensors`` and ``path.json`` (kind, registry name, config, ``meta``) through
+    ``tfsignal.weights.write``; a classifier stores its network with ``kind="classifier"``."""
+    payload = {"kind": kind, "model": model.registry_name, "config": dataclasses.asdict(model.config), **meta}
+    return weights.write(path, payload, model.state_dict(), overwrite=overwrite)

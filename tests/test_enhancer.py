@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tfsignal import models
+from tfsignal import models, weights
 from tfsignal.chunking import chunked_apply
 from tfsignal.cli import enhance_main
 from tfsignal.io import load_audio
@@ -27,8 +27,8 @@ def example(data_dir):
 
 
 def test_shipped_weights_are_small_and_load_by_name(enhancer):
-    weights = models.registry.PRETRAINED_DIR / "enhancer.safetensors"
-    assert weights.stat().st_size <= 10 * 2**20
+    shipped = weights.shipped_dir() / "enhancer.safetensors"
+    assert shipped.stat().st_size <= 10 * 2**20
     assert "enhancer" in models.pretrained()
     assert enhancer.sample_rate == 16000 and not enhancer.training
 

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tfsignal import models
+from tfsignal import models, weights
 from tfsignal.frontends import ERBBands
 from tfsignal.metrics import si_sdr
 from tfsignal.train.losses import capped_si_snr, mask_enhancement_loss
@@ -159,7 +159,7 @@ def exported(shipped, tmp_path_factory):
 
 
 def test_shipped_streaming_enhancer_is_small_and_improves_real_noisy_speech(shipped, data_dir):
-    assert (models.registry.PRETRAINED_DIR / "enhancer-stream.safetensors").stat().st_size <= 10 * 2**20
+    assert (weights.shipped_dir() / "enhancer-stream.safetensors").stat().st_size <= 10 * 2**20
     assert shipped.meta["training"]["total"]["audio_hours_seen"] > 0  # the model card keeps the record
     # examples/noisy.wav: held-out speaker 1116 in a held-out street recording, re-mixed at 0 dB
     noisy, _ = sf.read(data_dir.parents[1] / "examples/noisy.wav", dtype="float32")

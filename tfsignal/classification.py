@@ -307,11 +307,13 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ save/load
 
-    def save(self, folder: str | Path) -> Path:
-        """``folder/classifier.safetensors`` + ``.json``: weights, config, classes and channel statistics
-        (an ensemble adds ``folder/member1.*``, ...)."""
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """``folder/classifier.safetensors`` + ``.json`` (kind ``"classifier"``): weights, config,
+        classes and channel statistics (an ensemble adds ``folder/member1.*``, ...). An existing
+        classifier in ``folder`` is replaced only with ``overwrite``."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "classifier.json").exists() and not overwrite:
+            raise FileExistsError(f"{folder}: holds a classifier already (pass overwrite=True to replace it)")
         meta = {
             "classes": self.classes_.tolist(),
             "mean": self.standardiser_.mean.tolist(),
@@ -321,12 +323,14 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             "members": len(self.members_),
         }
         json.dumps(meta)  # fail before writing anything if a label is not JSON-serialisable
+        folder.mkdir(parents=True, exist_ok=True)
         for k, net in enumerate(self.members_, 1):
             models.save(net, folder / f"member{k}")
-        return models.save(self.network_, folder / "classifier", **meta)
+        return models.save(self.network_, folder / "classifier", kind="classifier", **meta)
 
     @classmethod
     def load(cls, folder: str | Path) -> SeriesClassifier:
+        """The classifier ``save`` wrote into ``folder`` (its ``classifier.json``, or its one config)."""
         folder = Path(folder)
         network = models.load(folder / "classifier.json" if (folder / "classifier.json").exists() else folder)
         meta = network.meta

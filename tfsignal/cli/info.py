@@ -61,7 +61,7 @@ def run(args) -> int:
     import torch
 
     import tfsignal
-    from tfsignal import models
+    from tfsignal import models, weights
 
     gpu, trit = gpu_status()
     print(f"tfsignal     {tfsignal.__version__}")
@@ -73,10 +73,5 @@ def run(args) -> int:
     print(f"triton       {trit}")
     print(f"models       {', '.join(models.available()) or 'none'}")
     print(f"pretrained   {', '.join(models.pretrained()) or 'none'}")
-    try:
-        from tfsignal.tokenizers.base import shipped_tokenizers
-
-        print(f"tokenizers   {', '.join(shipped_tokenizers()) or 'none'}")
-    except ImportError:  # the eeg extra (scikit-learn) is not installed
-        print("tokenizers   unavailable (pip install 'tfsignal[eeg]')")
+    print(f"tokenizers   {', '.join(weights.shipped('tokenizer')) or 'none'}")
     return 0

@@ -38,32 +38,12 @@ def add_parser(sub, name: str) -> None:
 
 def load_tokenizer(name_or_path: str, device: str = "cpu"):
     """The shipped or saved tokenizer of either kind, as a UserError if there is none."""
-    import json
-    from pathlib import Path
-
-    from tfsignal.tokenizers import SampleTokenizer, TFMTokenizer
-    from tfsignal.tokenizers.base import PRETRAINED_DIR, shipped_tokenizers
+    from tfsignal.tokenizers import load_tokenizer as load
 
     from .common import UserError
 
-    kinds = {"tfm": TFMTokenizer, "sample": SampleTokenizer}
-    path = Path(name_or_path)
-    config = path.with_suffix(".json") if path.suffix in (".json", ".safetensors", "") else path
-    if name_or_path in shipped_tokenizers():
-        config = PRETRAINED_DIR / f"{name_or_path}.json"
-    kind = name_or_path if name_or_path in kinds else None
-    if kind is None and config.exists():
-        try:
-            kind = json.loads(config.read_text()).get("tokenizer")
-        except (OSError, ValueError):
-            kind = None
-    if kind not in kinds:
-        shipped = ", ".join(shipped_tokenizers())
-        raise UserError(
-            f"{name_or_path}: not a tokenizer (give a shipped one: {shipped}; or a saved tokenizer's .json)"
-        )
     try:
-        return kinds[kind].load(name_or_path, device=device)
+        return load(name_or_path, device=device)
     except (FileNotFoundError, ValueError) as err:
         raise UserError(str(err)) from None
 

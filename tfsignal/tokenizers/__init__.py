@@ -5,12 +5,22 @@
 - :class:`TokenHistogram`: tokens -> normalised per-channel token frequencies.
 - :class:`TokenTransformerClassifier`: a small transformer classifying epochs from their tokens.
 - :class:`VectorQuantizer`: the shared L2-normalised EMA codebook.
+- :func:`load_tokenizer`: a shipped or saved tokenizer of whichever class its weights hold.
 """
 
+from .base import load_tokenizer, shipped_tokenizers
 from .classifier import TokenTransformerClassifier
 from .histogram import TokenHistogram
 from .sample import SampleTokenizer
 from .tfm import TFMTokenizer
 from .vq import VectorQuantizer
 
-__all__ = ["TFMTokenizer", "SampleTokenizer", "TokenHistogram", "TokenTransformerClassifier", "VectorQuantizer"]
+__all__ = [
+    "load_tokenizer",
+    "shipped_tokenizers",
+    "TFMTokenizer",
+    "SampleTokenizer",
+    "TokenHistogram",
+    "TokenTransformerClassifier",
+    "VectorQuantizer",
+]

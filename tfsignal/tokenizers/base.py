@@ -29,18 +29,27 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from tfsignal.io import check_output_path, write_atomically
-from tfsignal.models.registry import PRETRAINED_DIR  # inside the installed package, wheel or checkout
+from tfsignal import weights
 
 
 def shipped_tokenizers(kind: str | None = None) -> list[str]:
-    """Names of the tokenizers in ``models/pretrained/`` (of one kind, or all)."""
-    names = []
-    for config in sorted(PRETRAINED_DIR.glob("*.json")):
-        found = json.loads(config.read_text()).get("tokenizer")
-        if found and (kind is None or found == kind) and config.with_suffix(".safetensors").exists():
-            names.append(config.stem)
-    return names
+    """Names of the shipped tokenizers (of one kind, ``"tfm"`` or ``"sample"``, or all)."""
+    names = weights.shipped("tokenizer")
+    if kind is None:
+        return names
+    return [name for name in names if json.loads(weights.resolve(name).read_text()).get("tokenizer") == kind]
+
+
+def load_tokenizer(name_or_path: str | os.PathLike, device: str = "cpu"):
+    """A shipped tokenizer by name or a saved one by path, of whichever class its JSON names."""
+    from . import SampleTokenizer, TFMTokenizer
+
+    classes = {cls.kind: cls for cls in (TFMTokenizer, SampleTokenizer)}
+    config = weights.resolve(name_or_path, "tokenizer")
+    found = json.loads(config.read_text()).get("tokenizer")
+    if found not in classes:
+        raise ValueError(f"{config}: not a tokenizer (expected 'tokenizer': one of {sorted(classes)})")
+    return classes[found].load(name_or_path, device=device)
 
 
 def _is_mne(X) -> bool:
@@ -265,47 +274,28 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write ``path.safetensors`` (weights and codebook) and ``path.json`` (parameters)."""
-        from safetensors.torch import save_file
-
+        """Write ``path.safetensors`` (weights and codebook) and ``path.json`` (parameters) through
+        ``tfsignal.weights.write``."""
         check_is_fitted(self, "network_")
-        path = Path(path).with_suffix("")
-        targets = [check_output_path(path.with_suffix(s), overwrite) for s in (".safetensors", ".json")]
         params = {k: v for k, v in self.get_params().items() if k not in ("device", "progress")}
         meta = {
+            "kind": "tokenizer",
             "tokenizer": self.kind,
             "params": params,
             "config": dataclasses.asdict(self.network_.config),
             "n_steps": self.n_steps_,
         }
-        state = {k: v.detach().contiguous().cpu() for k, v in self.network_.state_dict().items()}
-        write_atomically(targets[0], lambda tmp: save_file(state, tmp))
-        write_atomically(targets[1], lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
-        return path
+        return weights.write(path, meta, self.network_.state_dict(), overwrite=overwrite)
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, device: str = "cpu"):
-        """A shipped tokenizer by name (``models/pretrained/NAME.*``) or a saved one by path."""
-        from safetensors.torch import load_file
-
-        path = Path(name_or_path)
-        if path.suffix in (".json", ".safetensors"):
-            path = path.with_suffix("")
-        elif not path.parent.name and (PRETRAINED_DIR / f"{name_or_path}.json").exists():
-            path = PRETRAINED_DIR / str(name_or_path)
-        config, weights = path.with_suffix(".json"), path.with_suffix(".safetensors")
-        if not config.exists() or not weights.exists():
-            shipped = shipped_tokenizers(cls.kind)
-            raise FileNotFoundError(
-                f"{name_or_path}: no such tokenizer (shipped: {', '.join(shipped) or 'none'}; "
-                "or a path to NAME.json + NAME.safetensors)"
-            )
-        meta = json.loads(config.read_text())
+        """A shipped tokenizer by name or a saved one by path (see ``tfsignal.weights``)."""
+        meta, state = weights.read(name_or_path, kind="tokenizer", device=device)
         if meta.get("tokenizer") != cls.kind:
-            raise ValueError(f"{config}: holds a {meta.get('tokenizer')!r} tokenizer, not {cls.kind!r}")
+            raise ValueError(f"{name_or_path}: holds a {meta.get('tokenizer')!r} tokenizer, not {cls.kind!r}")
         tokenizer = cls(**{**meta["params"], "device": device})
         tokenizer.network_ = tokenizer._build(config=meta["config"]).to(device)
-        tokenizer.network_.load_state_dict(load_file(str(weights), device=device))
+        tokenizer.network_.load_state_dict(state)
         tokenizer.network_.eval()
         tokenizer.n_steps_ = meta.get("n_steps", 0)
         return tokenizer
