@@ -144,3 +144,27 @@ def test_spectrogram_picture_is_written_beside_the_audio(tmp_path, gain_model, c
         == 0
     )
     assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["speech_libri.png", "speech_lj.png"]
+
+
+@pytest.mark.parametrize("command", ["enhance", "separate", "tokenize"])
+def test_an_empty_input_folder_exits_2_and_creates_nothing(tmp_path, gain_model, capsys, command):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a recording")
+    model = {"enhance": ["--model", str(gain_model)], "separate": ["--model", str(gain_model)], "tokenize": []}
+    code = main([command, str(tmp_path / "empty"), "-o", str(tmp_path / "out"), *model[command]])
+    assert code == 2 and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tfsignal: error: no ") and "Traceback" not in "".join(err)
+
+
+def test_two_inputs_with_one_output_name_keep_the_first_and_report_the_second(tmp_path, gain_model, capsys, data_dir):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "speech.flac").write_bytes((data_dir / "speech_lj.flac").read_bytes())
+    code = main(
+        ["enhance", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out"), "--model", str(gain_model)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "b/speech.flac" in err[0] and "also the output of" in err[0]
+    assert load_audio(tmp_path / "out" / "speech.flac")[0].size > 0

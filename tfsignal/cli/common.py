@@ -1,8 +1,10 @@
-"""Pieces the subcommands share: user errors, model lookup, input expansion, output naming."""
+"""Pieces the subcommands share: user errors, model lookup, input expansion, output naming and the
+batch loop (one bad input is reported on one line and the rest of the batch goes on)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".opus"}
@@ -26,10 +28,11 @@ def load_model(name_or_path: str, device: str = "cpu"):
         raise UserError(err.args[0] if err.args else str(err)) from None
 
 
-def expand_inputs(inputs: list[str], suffixes: set[str] = AUDIO_SUFFIXES) -> list[Path]:
+def expand_inputs(inputs: list[str], suffixes: set[str] = AUDIO_SUFFIXES, what: str = "audio") -> list[Path]:
     """Files as given, and the matching files inside any folder given (sorted, not recursive).
 
-    Missing paths are kept, so that the batch reports them one by one and goes on.
+    Missing paths are kept, so that the batch reports them one by one and goes on. Nothing to do at
+    all (only empty folders) is a UserError, raised before any output is created.
     """
     files: list[Path] = []
     for item in inputs:
@@ -37,10 +40,12 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = AUDIO_SUFFIXES) -> lis
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes and p.is_file())
             if not found:
-                warn(f"{path}: no audio files in this folder")
+                warn(f"{path}: no {what} files in this folder ({', '.join(sorted(suffixes))})")
             files.extend(found)
         else:
             files.append(path)
+    if not files:
+        raise UserError(f"no {what} files to process in {', '.join(inputs)}")
     return files
 
 
@@ -54,3 +59,37 @@ def plan_outputs(inputs: list[Path], output: str, suffix: str = "") -> list[Path
         raise UserError(f"{out}: several inputs need an output folder, and this is a file")
     out.mkdir(parents=True, exist_ok=True)
     return [out / f"{p.stem}{suffix}{p.suffix or '.wav'}" for p in inputs]
+
+
+def process_batch(
+    jobs: list[tuple[Path, list[Path]]], work: Callable[[Path, list[Path]], None], overwrite: bool
+) -> int:
+    """Run ``work(src, dsts)`` for each input and the outputs planned for it, printing each output.
+
+    Before an input's work starts its outputs are checked: none may be an input of the batch or an
+    output of an earlier input, and none may exist unless ``overwrite``. An InputFileError (from
+    the checks or from ``work``) is printed as one line and the batch goes on. Returns the exit
+    code: 0, or 2 when any input failed.
+    """
+    from tfsignal.io import InputFileError, check_output_path
+
+    sources = {src.resolve() for src, _ in jobs}
+    planned: dict[Path, Path] = {}  # output -> the input that writes it in this run
+    failures = 0
+    for src, dsts in jobs:
+        try:
+            for dst in dsts:
+                target = dst.resolve()
+                if target in sources:
+                    raise InputFileError(dst, "output would overwrite an input")
+                if target in planned:
+                    raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
+                check_output_path(dst, overwrite)
+            planned.update({dst.resolve(): src for dst in dsts})
+            work(src, dsts)
+            for dst in dsts:
+                print(dst)
+        except InputFileError as err:
+            warn(str(err))
+            failures += 1
+    return 2 if failures else 0

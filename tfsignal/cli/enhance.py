@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 DESCRIPTION = (
     "Remove noise from speech recordings. Any rate and channel count in; the model runs at its own "
@@ -63,44 +64,46 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
-    from .common import expand_inputs, load_model, plan_outputs
+    from .common import UserError, expand_inputs, plan_outputs
 
     if args.chunk_seconds <= 0:
-        from .common import UserError
-
         raise UserError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
     inputs = expand_inputs(args.inputs)
-    outputs = plan_outputs(inputs, args.output)
-    args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
-    if args.backend == "onnx":
-        return process_with_onnx(inputs, outputs, args)
-    model = load_model(args.model, args.device)
-    return process_files(model, inputs, outputs, args)
+    with enhancer(args) as model:  # before any output folder is created
+        outputs = plan_outputs(inputs, args.output)
+        args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
+        return process_files(model, inputs, outputs, args)
 
 
-def process_with_onnx(inputs, outputs, args) -> int:
-    """Run the streaming ONNX graph: ``--model`` an exported .onnx (with its spec) or a streaming
-    model, exported first into a temporary folder."""
+@contextlib.contextmanager
+def enhancer(args):
+    """The model ``--model`` and ``--backend`` ask for. With ``--backend onnx`` that is the streaming
+    graph of an exported .onnx (with its spec), or of a streaming model exported into a temporary
+    folder that lives as long as the context."""
     import tempfile
     from pathlib import Path
 
-    from tfsignal.export import OnnxEnhancer, to_onnx_streaming
-
     from .common import UserError, load_model
+
+    if args.backend == "torch":
+        yield load_model(args.model, args.device)
+        return
+    from tfsignal.export import OnnxEnhancer, to_onnx_streaming
 
     if args.model.endswith(".onnx"):
         if not Path(args.model).exists():
             raise UserError(f"{args.model}: no such file")
         try:
-            return process_files(OnnxEnhancer(args.model), inputs, outputs, args)
+            graph = OnnxEnhancer(args.model)
         except FileNotFoundError as err:
             raise UserError(str(err)) from None
+        yield graph
+        return
     model = load_model(args.model)
     if not hasattr(model, "step_frame"):
         raise UserError(f"{args.model}: not a streaming model, so it has no ONNX streaming graph; use --backend torch")
     with tempfile.TemporaryDirectory() as folder:
-        path = to_onnx_streaming(model, Path(folder) / "enhancer.onnx")
-        return process_files(OnnxEnhancer(path), inputs, outputs, args)
+        yield OnnxEnhancer(to_onnx_streaming(model, Path(folder) / "enhancer.onnx"))
 
 
 def plan_pictures(inputs, target: str):
@@ -122,7 +125,8 @@ PICTURE_SECONDS = 600  # --spectrogram draws at most the first ten minutes
 
 
 def process_files(model, inputs, outputs, args) -> int:
-    """Enhance each input into its output; a bad file is reported and the batch goes on.
+    """Enhance each input into its output (and its --spectrogram picture); a bad file is reported
+    and the batch goes on.
 
     Each file streams through :func:`tfsignal.chunking.chunked_file` (read, resample, overlap-added
     chunks, resample back, write block by block), so memory does not grow with its length. A
@@ -132,42 +136,33 @@ def process_files(model, inputs, outputs, args) -> int:
     import torch
 
     from tfsignal.chunking import chunked_file
-    from tfsignal.io import AudioReader, InputFileError, check_output_path
+    from tfsignal.io import AudioReader
 
-    from .common import warn
+    from .common import process_batch
 
-    failures = 0
     rate = model.sample_rate
     chunk = int(args.chunk_seconds * rate)
-    for i, (src, dst) in enumerate(zip(inputs, outputs)):
-        picture = args.pictures[i] if getattr(args, "pictures", None) else None
-        try:
-            if dst.resolve() == src.resolve():
-                raise InputFileError(dst, "output would overwrite its input")
-            check_output_path(dst, args.overwrite)
-            if picture is not None:
-                check_output_path(picture, args.overwrite)
-            with torch.inference_mode():  # long files get a progress bar
-                chunked_file(
-                    getattr(model, "enhance", None),
-                    src,
-                    dst,
-                    rate,
-                    chunk,
-                    chunk // 4,
-                    device=args.device,
-                    overwrite=args.overwrite,
-                    stream=getattr(model, "stream", None),  # streaming models carry their state instead
-                )
-            print(dst)
-            if picture is not None:
-                from tfsignal.plot import spectrogram_comparison
 
-                with AudioReader(src) as a, AudioReader(dst) as b:
-                    n = min(a.frames, int(PICTURE_SECONDS * a.rate))
-                    spectrogram_comparison(a.read(0, n)[0], b.read(0, n)[0], a.rate, picture, overwrite=args.overwrite)
-                print(picture)
-        except InputFileError as err:
-            warn(str(err))
-            failures += 1
-    return 2 if failures else 0
+    def work(src, dsts):
+        with torch.inference_mode():  # long files get a progress bar
+            chunked_file(
+                getattr(model, "enhance", None),
+                src,
+                dsts[0],
+                rate,
+                chunk,
+                chunk // 4,
+                device=args.device,
+                overwrite=args.overwrite,
+                stream=getattr(model, "stream", None),  # streaming models carry their state instead
+            )
+        if len(dsts) > 1:
+            from tfsignal.plot import spectrogram_comparison
+
+            with AudioReader(src) as a, AudioReader(dsts[0]) as b:
+                n = min(a.frames, int(PICTURE_SECONDS * a.rate))
+                spectrogram_comparison(a.read(0, n)[0], b.read(0, n)[0], a.rate, dsts[1], overwrite=args.overwrite)
+
+    pictures = getattr(args, "pictures", None) or [None] * len(inputs)
+    jobs = [(src, [dst] if pic is None else [dst, pic]) for src, dst, pic in zip(inputs, outputs, pictures)]
+    return process_batch(jobs, work, args.overwrite)

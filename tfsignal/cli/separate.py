@@ -57,13 +57,13 @@ def run(args) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: separate writes one file per source into a folder, and this is a file")
+    inputs = expand_inputs(args.inputs)
     model = load_model(args.model, args.device)
     n_sources = getattr(model, "n_sources", None)
     if n_sources is None:
         raise UserError(f"{args.model}: not a separation model")
     if args.n_sources is not None and args.n_sources != n_sources:
         raise UserError(f"{args.model} separates {n_sources} sources, not {args.n_sources} (--n-sources)")
-    inputs = expand_inputs(args.inputs)
     out.mkdir(parents=True, exist_ok=True)
     return process_files(model, inputs, out, args)
 
@@ -83,33 +83,17 @@ def process_files(model, inputs, folder, args) -> int:
     import torch
 
     from tfsignal.chunking import chunked_file
-    from tfsignal.io import InputFileError, check_output_path
     from tfsignal.separation import aligned_separator
 
-    from .common import warn
+    from .common import process_batch
 
-    failures = 0
-    planned: dict = {}  # output path -> the input that writes it in this run
-    sources = {p.resolve() for p in inputs}
     rate = model.sample_rate
     chunk, overlap = int(round(args.chunk_seconds * rate)), max(1, int(round(args.overlap_seconds * rate)))
-    for src in inputs:
-        try:
-            dsts = output_names(src, folder, model.n_sources)
-            for dst in dsts:
-                target = dst.resolve()
-                if target in sources:
-                    raise InputFileError(dst, "output would overwrite an input")
-                if target in planned:
-                    raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
-                check_output_path(dst, args.overwrite)
-            planned.update({dst.resolve(): src for dst in dsts})
-            with torch.inference_mode():  # long files get a progress bar
-                fn = aligned_separator(model, overlap)
-                chunked_file(fn, src, dsts, rate, chunk, overlap, 1, args.device, args.overwrite, mono=True)
-            for dst in dsts:
-                print(dst)
-        except InputFileError as err:
-            warn(str(err))
-            failures += 1
-    return 2 if failures else 0
+
+    def work(src, dsts):
+        with torch.inference_mode():  # long files get a progress bar
+            fn = aligned_separator(model, overlap)
+            chunked_file(fn, src, dsts, rate, chunk, overlap, 1, args.device, args.overwrite, mono=True)
+
+    jobs = [(src, output_names(src, folder, model.n_sources)) for src in inputs]
+    return process_batch(jobs, work, args.overwrite)

@@ -57,7 +57,7 @@ def run(args) -> int:
     if out.suffix and out.suffix.lower() != ".npz" and not out.is_dir():
         raise UserError(f"{out}: tokens are written as .npz; name the output NAME.npz or a folder")
     tokenizer = load_tokenizer(args.tokenizer, args.device)
-    inputs = expand_inputs(args.inputs, EEG_SUFFIXES)
+    inputs = expand_inputs(args.inputs, EEG_SUFFIXES, what="EEG")
     outputs = [p.with_suffix(".npz") for p in plan_outputs(inputs, args.output)]
     return process_files(tokenizer, inputs, outputs, args)
 
@@ -68,43 +68,34 @@ def process_files(tokenizer, inputs, outputs, args) -> int:
 
     import numpy as np
 
-    from tfsignal.io import InputFileError, check_output_path, load_eeg, write_atomically
+    from tfsignal.io import InputFileError, load_eeg, write_atomically
 
-    from .common import warn
+    from .common import process_batch
 
-    failures = 0
-    sources = {p.resolve() for p in inputs}
-    for src, dst in zip(inputs, outputs):
+    def work(src, dsts):
+        raw = load_eeg(src)
+        picks = raw.copy().pick("data", exclude="bads")
         try:
-            if dst.resolve() in sources:
-                raise InputFileError(dst, "output would overwrite an input")
-            check_output_path(dst, args.overwrite)
-            raw = load_eeg(src)
-            picks = raw.copy().pick("data", exclude="bads")
-            try:
-                tokens = tokenizer.transform(picks)
-            except ValueError as err:
-                raise InputFileError(src, str(err)) from None
-            dtype = np.int16 if tokenizer.n_codes <= np.iinfo(np.int16).max else np.int32
-            payload = {
-                "tokens": tokens.astype(dtype),
-                "ch_names": np.array(picks.ch_names),
-                "tokens_per_second": np.float64(_tokens_per_second(tokenizer)),
-                "n_codes": np.int64(tokenizer.n_codes),
-                "tokenizer": np.array(tokenizer.kind),
-                "source": np.array(str(src)),
-            }
+            tokens = tokenizer.transform(picks)
+        except ValueError as err:
+            raise InputFileError(src, str(err)) from None
+        dtype = np.int16 if tokenizer.n_codes <= np.iinfo(np.int16).max else np.int32
+        payload = {
+            "tokens": tokens.astype(dtype),
+            "ch_names": np.array(picks.ch_names),
+            "tokens_per_second": np.float64(_tokens_per_second(tokenizer)),
+            "n_codes": np.int64(tokenizer.n_codes),
+            "tokenizer": np.array(tokenizer.kind),
+            "source": np.array(str(src)),
+        }
 
-            def write(tmp, payload=payload):
-                with Path(tmp).open("wb") as f:
-                    np.savez_compressed(f, **payload)
+        def write(tmp):
+            with Path(tmp).open("wb") as f:
+                np.savez_compressed(f, **payload)
 
-            write_atomically(dst, write)
-            print(dst)
-        except InputFileError as err:
-            warn(str(err))
-            failures += 1
-    return 2 if failures else 0
+        write_atomically(dsts[0], write)
+
+    return process_batch([(src, [dst]) for src, dst in zip(inputs, outputs)], work, args.overwrite)
 
 
 def _tokens_per_second(tokenizer) -> float:
