@@ -1,8 +1,9 @@
 """Backbones (imports as ``tfsignal.models``): one readable file per model plus the registry."""
 
-from .registry import available, create, load, model_class, pretrained, register, save
+from .base import Model
+from .registry import available, create, load, model_class, name_of, pretrained, register, save
 
-__all__ = ["available", "create", "load", "model_class", "pretrained", "register", "save"]
+__all__ = ["Model", "available", "create", "load", "model_class", "name_of", "pretrained", "register", "save"]
 
 # Model files register their named configurations on import.
 from . import (
@@ -10,6 +11,8 @@ from . import (
     mambattention_stream,  # noqa: E402, F401
     meggpt,  # noqa: E402, F401
     mptsnet,  # noqa: E402, F401
+    sample_tokenizer,  # noqa: E402, F401
+    tfm_tokenizer,  # noqa: E402, F401
     tiger,  # noqa: E402, F401
     tspulse,  # noqa: E402, F401
 )

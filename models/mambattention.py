@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import STFT, magphase, polar
 from tfsignal.nn import BiMamba, MultiHeadAttention
 
+from .base import Model
 from .registry import register
 
 
@@ -187,16 +188,15 @@ class TFBlock(nn.Module):
 # ---------------------------------------------------------------------------------------- model
 
 
-class MambAttention(nn.Module):
+class MambAttention(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
+        super().__init__(config)
         if config.phase not in ("direct", "residual"):
             raise ValueError(f"phase must be 'direct' or 'residual', got {config.phase!r}")
         if config.phase == "residual" and config.mask_beta != 2.0:
             raise ValueError("phase='residual' starts from mask 1 = beta * sigmoid(0), so it needs mask_beta=2")
-        self.config = config
         self.sample_rate = config.sample_rate
         self.stft = STFT(config.n_fft, config.hop_length, config.win_length, backend=config.stft_backend)
         self.encoder = Encoder(config)

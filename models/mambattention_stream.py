@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import ERBBands, StreamingSTFT, istft, make_window, stft
 from tfsignal.nn import BiMamba, MambaBlock, MultiHeadAttention
 
+from .base import Model
 from .registry import register
 
 
@@ -139,14 +140,13 @@ class CausalTFBlock(nn.Module):
 # ---------------------------------------------------------------------------------------- model
 
 
-class StreamingMambAttention(nn.Module):
+class StreamingMambAttention(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
+        super().__init__(config)
         if config.n_fft % config.hop_length:
             raise ValueError(f"n_fft ({config.n_fft}) must be a multiple of hop_length ({config.hop_length})")
-        self.config = config
         self.sample_rate = config.sample_rate
         self.latency = config.n_fft - config.hop_length  # the stream's output lags its input by this
         c = config.channels

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from tfsignal.nn.attention import MultiHeadAttention
 
+from .base import Model
 from .registry import register
 
 
@@ -111,12 +112,12 @@ class Block(nn.Module):
 # ----------------------------------------------------------------------------------------- model
 
 
-class MEGGPT(nn.Module):
+class MEGGPT(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = cfg = config
+        super().__init__(config)
+        cfg = config
         self.token_embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.channel_embed = nn.Embedding(cfg.n_channels, cfg.d_model)
         self.position_embed = nn.Embedding(cfg.context, cfg.d_model)

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import fold, top_k_periods, unfold
 from tfsignal.nn import MultiHeadAttention
 
+from .base import Model
 from .registry import register
 
 
@@ -214,12 +215,12 @@ class PeriodicBlock(nn.Module):
 # ---------------------------------------------------------------------------------------- model
 
 
-class MPTSNet(nn.Module):
+class MPTSNet(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = cfg = config
+        super().__init__(config)
+        cfg = config
         e = cfg.embed_dim
         self.embed = nn.Conv1d(cfg.n_channels, e, 3, padding=1, padding_mode="circular", bias=False)
         nn.init.kaiming_normal_(self.embed.weight, mode="fan_in", nonlinearity="leaky_relu")

@@ -11,16 +11,18 @@ import dataclasses
 import os
 from pathlib import Path
 
-from torch import nn
-
 from tfsignal import weights
 
+from .base import Model
+
 # name -> (class, config overrides); filled by each model file through `register`.
-_REGISTRY: dict[str, tuple[type[nn.Module], dict]] = {}
+_REGISTRY: dict[str, tuple[type[Model], dict]] = {}
 
 
-def register(name: str, cls: type[nn.Module], **overrides) -> None:
-    """Map ``name`` to ``cls`` built from ``cls.Config(**overrides)``."""
+def register(name: str, cls: type[Model], **overrides) -> None:
+    """Map ``name`` to ``cls`` (a :class:`Model`) built from ``cls.Config(**overrides)``."""
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise TypeError(f"{name}: {cls!r} is not a tfsignal.models.Model subclass")
     if name in _REGISTRY:
         raise ValueError(f"model name {name!r} is already registered")
     _REGISTRY[name] = (cls, overrides)
@@ -31,7 +33,7 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def model_class(name: str) -> type[nn.Module]:
+def model_class(name: str) -> type[Model]:
     """The class a registered name builds."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(available()) or 'none yet'}")
@@ -43,7 +45,7 @@ def pretrained() -> list[str]:
     return weights.shipped("model")
 
 
-def create(name: str, **overrides) -> nn.Module:
+def create(name: str, **overrides) -> Model:
     """A freshly initialised model of the named configuration, with config fields overridden."""
     if name not in _REGISTRY:
         known = ", ".join(available()) or "none yet"
@@ -53,22 +55,33 @@ def create(name: str, **overrides) -> nn.Module:
     unknown = set(overrides) - fields
     if unknown:
         raise TypeError(f"{name}: unknown config field(s) {sorted(unknown)}; known: {sorted(fields)}")
-    model = cls(cls.Config(**{**defaults, **overrides}))
-    model.registry_name = name
-    return model
+    return cls(cls.Config(**{**defaults, **overrides}))
 
 
-def load(name_or_path: str | os.PathLike, device: str = "cpu") -> nn.Module:
+def name_of(model: Model) -> str:
+    """The registered name of ``model``'s class whose overrides its config matches, the most
+    specific one when several do (``mambattention-tiny`` rather than ``mambattention``)."""
+    config = dataclasses.asdict(model.config)
+    fits = [
+        (len(overrides), name)
+        for name, (cls, overrides) in _REGISTRY.items()
+        if cls is type(model) and all(config.get(k, object()) == v for k, v in overrides.items())
+    ]
+    if not fits:
+        raise KeyError(f"{type(model).__name__} is not registered under any name that fits its config")
+    return max(fits)[1]
+
+
+def load(name_or_path: str | os.PathLike, device: str = "cpu") -> Model:
     """Load shipped weights by name or saved ones from a folder or path (see ``tfsignal.weights``)."""
     meta, state = weights.read(name_or_path, kind=("model", "classifier"), device=device)
     model = create(meta["model"], **meta.get("config", {}))
     model.load_state_dict(state)
-    model.meta = meta
     return model.to(device).eval()
 
 
-def save(model: nn.Module, path: str | os.PathLike, overwrite: bool = True, kind: str = "model", **meta) -> Path:
+def save(model: Model, path: str | os.PathLike, overwrite: bool = True, kind: str = "model", **meta) -> Path:
     """Write ``path.safetensors`` and ``path.json`` (kind, registry name, config, ``meta``) through
     ``tfsignal.weights.write``; a classifier stores its network with ``kind="classifier"``."""
-    payload = {"kind": kind, "model": model.registry_name, "config": dataclasses.asdict(model.config), **meta}
+    payload = {"kind": kind, "model": name_of(model), "config": dataclasses.asdict(model.config), **meta}
     return weights.write(path, payload, model.state_dict(), overwrite=overwrite)

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import STFT, TIGER_BANDS_HZ, BandSplit, band_edges
 from tfsignal.kernels import attention
 
+from .base import Model
 from .registry import register
 
 
@@ -287,12 +288,11 @@ class Separator(nn.Module):
 # --------------------------------------------------------------------------------------- model
 
 
-class TIGER(nn.Module):
+class TIGER(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.sample_rate = config.sample_rate
         self.n_sources = config.n_sources
         self.stft = STFT(config.n_fft, config.hop_length, backend=config.stft_backend)

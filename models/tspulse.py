@@ -58,6 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .base import Model
 from .registry import register
 
 MASK_TYPES = ("hybrid", "block")
@@ -299,12 +300,12 @@ class Encoded:
 # ---------------------------------------------------------------------------------------- model
 
 
-class TSPulse(nn.Module):
+class TSPulse(Model):
     Config = Config
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = cfg = config
+        super().__init__(config)
+        cfg = config
         p, d = cfg.patch_len, cfg.d_model
         self.n_patches = -(-cfg.seq_len // p)
         self.context_len = self.n_patches * p  # L

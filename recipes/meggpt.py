@@ -396,7 +396,7 @@ def main(argv=None) -> int:
         return int(err.code or 0)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    from tfsignal import models
+    from tfsignal import models, weights
     from tfsignal.metrics import codebook_usage, perplexity, psd_similarity
 
     started = time.time()
@@ -411,7 +411,7 @@ def main(argv=None) -> int:
                 model = models.load(out / "meggpt")
             except FileNotFoundError as err:
                 raise usage_error(f"--evaluate-only: {err}") from None
-            training = model.meta.get("training", {})
+            training = weights.config(out / "meggpt").get("training", {})
         else:
             overrides = {"vocab_size": n_codes, "n_channels": n_channels}
             if args.dropout is not None:
@@ -453,7 +453,7 @@ def main(argv=None) -> int:
     summary = {
         "data": data["data"],
         "tokenizer": data["tokenizer_source"],
-        "model": getattr(model, "registry_name", args.model),
+        "model": model.name,
         "params": sum(p.numel() for p in model.parameters()),
         "n_channels": n_channels,
         "vocab_size": n_codes,

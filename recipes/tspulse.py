@@ -278,7 +278,7 @@ def load_models(args: argparse.Namespace):
     except FileNotFoundError as err:
         raise usage_error(str(err)) from None
     torch.manual_seed(args.seed)
-    untrained = models.create("tspulse", **trained.meta["config"]).eval()
+    untrained = type(trained)(trained.config).eval()
     return trained, untrained
 
 

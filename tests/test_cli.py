@@ -13,7 +13,7 @@ from tfsignal.cli import enhance_main, main
 from tfsignal.io import load_audio
 
 
-class Gain(nn.Module):
+class Gain(models.Model):
     """The smallest enhancer-shaped model: a learned gain at 16 kHz (exercises the file pipeline)."""
 
     @dataclasses.dataclass
@@ -23,8 +23,7 @@ class Gain(nn.Module):
     sample_rate = 16000
 
     def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.gain = nn.Parameter(torch.tensor(config.gain))
 
     def enhance(self, wave: torch.Tensor) -> torch.Tensor:

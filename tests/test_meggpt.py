@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import tfsignal.models.meggpt as meggpt  # registers "meg-gpt" and "meg-gpt-tiny" with tfsignal.models
-from tfsignal import models
+from tfsignal import models, weights
 
 # Small and deterministic (no dropout): 4 channels, vocabulary 16, context 24.
 SMALL = dict(n_channels=4, vocab_size=16, context=24, dropout=0.0)
@@ -140,7 +140,7 @@ def test_create_save_and_load_round_trip(tmp_path):
     assert {"meg-gpt", "meg-gpt-tiny"} <= set(models.available())
     model = models.create("meg-gpt-tiny", **SMALL, n_subjects=2, n_classes=2).eval()
     loaded = models.load(models.save(model, tmp_path / "m", note="test").parent)
-    assert loaded.config == model.config and loaded.meta["note"] == "test"
+    assert loaded.config == model.config and weights.config(tmp_path / "m")["note"] == "test"
     tokens, subjects = model.example_inputs()
     with torch.no_grad():
         torch.testing.assert_close(loaded(tokens, subjects), model(tokens, subjects), rtol=0, atol=0)

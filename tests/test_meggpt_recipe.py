@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recipes import meggpt as recipe
-from tfsignal import models
+from tfsignal import models, weights
 
 # 6 parcels x 40 s, a few training steps and 2 s of generation: seconds, not minutes
 TINY = ["--sim-seconds", "40", "--sim-parcels", "6", "--generate-seconds", "2", "--quiet", "--threads", "1"]
@@ -50,7 +50,7 @@ def test_trains_evaluates_generates_and_saves(tmp_path, tokenizer_path, capsys):
     model = models.load(out / "meggpt")
     assert model.config.vocab_size == 32 and model.config.n_channels == 6
     assert sum(p.numel() for p in model.parameters()) == summary["params"]
-    assert model.meta["metrics"]["top1"] == summary["top1"]
+    assert weights.config(out / "meggpt")["metrics"]["top1"] == summary["top1"]
     with np.load(out / "generated.npz") as generated:
         assert generated["tokens"].shape == (6, 500) and generated["signal"].shape == (6, 500)
         assert generated["tokens"].max() < 32 and np.isfinite(generated["signal"]).all()

@@ -12,7 +12,7 @@ from recipes.separation import echoset, libri2mix
 from recipes.separation import evaluate as sep_eval
 from recipes.separation import prepare as sep_prepare
 from recipes.separation import train as sep_train
-from tfsignal import models
+from tfsignal import models, weights
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError, load_audio, save_audio
 from tfsignal.metrics import si_sdr
@@ -180,8 +180,9 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     assert sep_train.main([*train, "--steps", "3"]) == 0  # resumes from step 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 3
     best = models.load(out / "best.json")
-    assert best.n_sources == 2 and best.meta["steps_run"] == 3
-    assert best.meta["command"].startswith("python -m recipes.separation.train") and "corpus" in best.meta["data"]
+    assert best.n_sources == 2 and weights.config(out / "best.json")["steps_run"] == 3
+    meta = weights.config(out / "best.json")
+    assert meta["command"].startswith("python -m recipes.separation.train") and "corpus" in meta["data"]
 
     assert sep_eval.main(["--data", str(data), "--model", str(out / "best.json")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -235,7 +236,7 @@ def test_libri2mix_train_and_evaluate(libri2mix_root, tmp_path, capsys):
     args = ["train", "--root", str(libri2mix_root), "--out", str(out), "--model", "tiger-tiny", "--steps", "1"]
     assert libri2mix.main([*args, "--batch-size", "2", "--segment-seconds", "0.25", "--val-clips", "1"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 1
-    assert models.load(out / "best.json").meta["data"]["train_mixtures"] == 3
+    assert weights.config(out / "best.json")["data"]["train_mixtures"] == 3
     assert libri2mix.main(["evaluate", "--root", str(libri2mix_root), "--methods", "mixture", "oracle"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 2
 

@@ -167,7 +167,7 @@ def test_sample_tokenizer_reconstructs_and_segments_consistently():
 
 
 def test_sample_decode_by_lookup_matches_the_one_hot_convolution():
-    from tfsignal.tokenizers.sample import SampleConfig, SampleNet
+    from tfsignal.models.sample_tokenizer import SampleConfig, SampleNet
 
     torch.manual_seed(0)
     for kernel_size in (10, 7):  # even kernels reach one sample further ahead

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tfsignal import models
+from tfsignal import models, weights
 
 LENGTH = 512
 
@@ -22,7 +22,7 @@ def pretrained():
 @pytest.fixture(scope="module")
 def untrained(pretrained):
     torch.manual_seed(0)
-    return models.create("tspulse", **pretrained.meta["config"]).eval()
+    return type(pretrained)(pretrained.config).eval()
 
 
 def sine_with_trend(n: int, seed: int) -> torch.Tensor:
@@ -41,8 +41,8 @@ def test_shipped_weights_load_with_their_training_summary(pretrained):
     assert sum(p.numel() for p in pretrained.parameters()) == 1_042_330
     assert pretrained.config.seq_len == LENGTH and pretrained.config.patch_len == 8
     assert not pretrained.training
-    assert pretrained.meta["training"]["steps"] > 0
-    assert pretrained.meta["command"].startswith("python -m recipes.tspulse pretrain")
+    assert weights.config("tspulse")["training"]["steps"] > 0
+    assert weights.config("tspulse")["command"].startswith("python -m recipes.tspulse pretrain")
 
 
 def test_zero_shot_imputation_beats_mean_fill_and_the_untrained_model(pretrained, untrained):

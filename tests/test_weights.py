@@ -63,7 +63,7 @@ def test_a_model_round_trips_through_a_path_a_folder_and_a_file_name(tmp_path):
     for ref in (path, tmp_path, tmp_path / "net.json", tmp_path / "net.safetensors", str(path)):
         again = weights.load(ref)
         torch.testing.assert_close(again(x), model.eval()(x))
-        assert again.meta["note"] == "hello" and again.meta["kind"] == "model"
+        assert weights.config(ref)["note"] == "hello" and weights.config(ref)["kind"] == "model"
 
 
 def test_writes_are_refused_not_replaced_unless_asked(tmp_path):

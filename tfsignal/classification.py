@@ -47,7 +47,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm.auto import tqdm
 
-from tfsignal import models
+from tfsignal import models, weights
 from tfsignal.frontends import top_k_periods
 from tfsignal.series import Standardiser, as_series_list, pad, resample
 
@@ -108,7 +108,6 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{self.pretrained}: holds {type(backbone).__name__} weights, not {self.model!r} ones")
         config = {**asdict(backbone.config), **options, "n_channels": n_channels, "n_classes": len(self.classes_)}
         net = type(backbone)(type(backbone.config)(**config))
-        net.registry_name = self.model
         result = net.load_state_dict(backbone.state_dict(), strict=False)
         if result.unexpected_keys:  # a weight that has no place in the new network: not the same model
             name = type(net).__name__
@@ -332,8 +331,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
     def load(cls, folder: str | Path) -> SeriesClassifier:
         """The classifier ``save`` wrote into ``folder`` (its ``classifier.json``, or its one config)."""
         folder = Path(folder)
-        network = models.load(folder / "classifier.json" if (folder / "classifier.json").exists() else folder)
-        meta = network.meta
+        config = folder / "classifier.json" if (folder / "classifier.json").exists() else folder
+        network, meta = models.load(config), weights.config(config)
         clf = cls(**meta.get("estimator", {}))
         clf.network_ = network
         clf.classes_ = np.asarray(meta["classes"])

@@ -141,7 +141,7 @@ def streaming_spec(model: nn.Module, onnx_name: str) -> dict:
     return {
         "format": "tfsignal streaming enhancer, one STFT frame per call",
         "onnx": onnx_name,
-        "model": getattr(model, "registry_name", type(model).__name__),
+        "model": model.name,
         "config": dataclasses.asdict(cfg),
         "sample_rate": cfg.sample_rate,
         "n_fft": cfg.n_fft,

@@ -88,6 +88,12 @@ def resolve(name_or_path: str | os.PathLike, kind: str | None = None) -> Path:
     return path
 
 
+def config(name_or_path: str | os.PathLike) -> dict:
+    """The JSON of an artefact (with its ``kind``), without loading its tensors."""
+    meta = _read_json(resolve(name_or_path))
+    return {"kind": kind_of(meta), **meta}
+
+
 def read(name_or_path: str | os.PathLike, kind: str | tuple[str, ...] | None = None, device: str = "cpu"):
     """``(meta, tensors)`` of an artefact; ValueError if its kind is not ``kind`` (one or several)."""
     from safetensors.torch import load_file

@@ -33,7 +33,7 @@ import torch
 
 from recipes.common.enhance_train import make_trainer
 from recipes.separation.evaluate import prepared_set, score
-from tfsignal import models
+from tfsignal import models, weights
 from tfsignal.io import InputFileError
 from tfsignal.train import pit_si_snr_loss
 from tfsignal.train.data import SeparationFolderDataset, SpeakerMixingDataset
@@ -100,7 +100,7 @@ def fit(model, train_set, val_set: SeparationFolderDataset, args: argparse.Names
     best_path = Path(args.out) / "best"
     if best_path.with_suffix(".json").exists():  # add what made it to the trainer's best.json
         best = models.load(best_path)
-        meta = {k: v for k, v in best.meta.items() if k not in ("model", "config")}
+        meta = {k: v for k, v in weights.config(best_path).items() if k not in ("kind", "model", "config")}
         training = {k: getattr(args, k) for k in ("steps", "batch_size", "segment_seconds", "lr", "seed")}
         meta.update(data=data, steps_run=trainer.step, training=training, command=command)
         models.save(best, best_path, **meta)

@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         except FileNotFoundError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        args.model = model.registry_name
+        args.model = model.name
     else:
         model = models.create(args.model)
     rate = model.sample_rate

@@ -8,12 +8,13 @@
 - :func:`load_tokenizer`: a shipped or saved tokenizer of whichever class its weights hold.
 """
 
+from tfsignal.nn import VectorQuantizer
+
 from .base import load_tokenizer, shipped_tokenizers
 from .classifier import TokenTransformerClassifier
 from .histogram import TokenHistogram
 from .sample import SampleTokenizer
 from .tfm import TFMTokenizer
-from .vq import VectorQuantizer
 
 __all__ = [
     "load_tokenizer",
