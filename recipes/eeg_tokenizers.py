@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
 
-    params = {"sfreq": rate, "max_steps": args.steps, "max_minutes": args.minutes, "random_state": args.seed}
+    params = {"max_steps": args.steps, "max_minutes": args.minutes, "random_state": args.seed}
     if args.batch_size:
         params["batch_size"] = args.batch_size
     for name in ("dim", "heads"):
@@ -133,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--{name} is a TFM option")
             params[name] = getattr(args, name)
     start = time.monotonic()
-    tokenizer = cls(**params).fit(X)
+    tokenizer = cls(**params).fit(X, sfreq=rate)  # the rate of this call only: the saved tokenizer takes any
     train_s = time.monotonic() - start
-    tokenizer.set_params(sfreq=None)  # the saved tokenizer takes each input's own rate
     tokenizer.save(args.out, overwrite=args.overwrite)
 
     results = {}
@@ -143,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         ("eegmat", [p for _, p in test if "eegmat" in str(p)]),
         ("eegmmidb", [p for _, p in test if "eegmmidb" in str(p)]),
     ):
-        scores = [tokenizer.score(read_eeg(p)) for p in items]
+        scores = [tokenizer.scores(read_eeg(p)) for p in items]
         results[source] = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in ("pve", "usage", "perplexity")}
         results[source]["recordings"] = len(items)
     meg_test = simulate_meg(duration_s=120.0, sfreq=250.0, seed=args.seed + 1000)
-    results["simulated_meg"] = {k: round(v, 4) for k, v in tokenizer.set_params(sfreq=250.0).score(meg_test).items()}
+    results["simulated_meg"] = {k: round(v, 4) for k, v in tokenizer.scores(meg_test, sfreq=250.0).items()}
     line = {
         "tokenizer": args.tokenizer,
         "out": str(args.out),

@@ -79,12 +79,12 @@ def process_files(tokenizer, inputs, outputs, args) -> int:
             tokens = tokenizer.transform(picks)
         except ValueError as err:
             raise InputFileError(src, str(err)) from None
-        dtype = np.int16 if tokenizer.n_codes <= np.iinfo(np.int16).max else np.int32
+        dtype = np.int16 if tokenizer.n_codes_ <= np.iinfo(np.int16).max else np.int32
         payload = {
             "tokens": tokens.astype(dtype),
             "ch_names": np.array(picks.ch_names),
             "tokens_per_second": np.float64(_tokens_per_second(tokenizer)),
-            "n_codes": np.int64(tokenizer.n_codes),
+            "n_codes": np.int64(tokenizer.n_codes_),
             "tokenizer": np.array(tokenizer.kind),
             "source": np.array(str(src)),
         }

@@ -129,9 +129,10 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         raise NotImplementedError
 
     # ---- input -----------------------------------------------------------------------------------
-    def _prepare(self, X) -> tuple[np.ndarray, bool]:
-        """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?)."""
-        data, rate, continuous = as_epochs(X, self.sfreq)
+    def _prepare(self, X, sfreq: float | None = None) -> tuple[np.ndarray, bool]:
+        """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?);
+        an array's rate is ``sfreq``, else the ``sfreq`` parameter."""
+        data, rate, continuous = as_epochs(X, self.sfreq if sfreq is None else sfreq)
         lead, rows = data.shape[:-1], data.reshape(-1, data.shape[-1])
 
         def prepare(block: np.ndarray) -> np.ndarray:  # (rows, samples) -> resampled, normalised float32
@@ -169,14 +170,30 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
             torch.set_num_threads(threads)
 
     # ---- training --------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Train the tokenizer on ``X`` (its channels are pooled: every channel is a training signal)."""
-        data, _ = self._prepare(X)
+    def fit(self, X, y=None, sfreq: float | None = None):
+        """Train the tokenizer on ``X`` (its channels are pooled: every channel is a training signal).
+
+        With ``pretrained`` (a shipped name or a saved tokenizer's path) the network is those weights,
+        architecture included (the architecture parameters given here are then ignored): ``fit``
+        returns at once, and trains them further on ``X`` only with ``fine_tune=True``. So a
+        pipeline around ``TFMTokenizer(pretrained="tfm")`` uses the shipped tokens in every fold of a
+        cross-validation. ``sfreq`` is the rate of an array ``X`` for this call (else the parameter).
+        """
+        if self.pretrained is not None:
+            self.network_, self.n_steps_ = self._pretrained_network()
+            self.loss_curve_ = []
+            if not self.fine_tune:
+                return self
+        data, _ = self._prepare(X, sfreq)
         signals = data.reshape(-1, data.shape[-1])  # (n_epochs * n_channels, n_samples)
         window = min(int(round(self.window_s * self.sfreq_model)), signals.shape[-1])
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(self.random_state)
-        self.network_ = self._build().to(self.device)
+        steps_before = 0
+        if self.pretrained is None:
+            self.network_ = self._build().to(self.device)
+        else:
+            steps_before = self.n_steps_
         optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         start, self.loss_curve_ = time.monotonic(), []
         bar = tqdm(
@@ -203,7 +220,7 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
             optimiser.step()
             self.loss_curve_.append(float(loss.detach()))
             bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}", refresh=False)
-        self.n_steps_ = len(self.loss_curve_)
+        self.n_steps_ = steps_before + len(self.loss_curve_)
         self.network_.eval()
         self._after_fit(signals, rng)
         return self
@@ -225,10 +242,26 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
 
         return self._map(run, list(range(0, len(signals), rows_per_batch)), desc=f"{self.kind} batches")
 
-    def transform(self, X) -> np.ndarray:
-        """Integer tokens: (n_epochs, n_channels, n_tokens), or (n_channels, n_tokens) for continuous data."""
+    def _pretrained_network(self) -> tuple[torch.nn.Module, int]:
+        """(network, training steps) of the ``pretrained`` weights, on ``device``, in eval mode."""
+        meta, state = weights.read(self.pretrained, kind="tokenizer", device=self.device)
+        if meta.get("tokenizer") != self.kind:
+            raise ValueError(f"{self.pretrained}: holds a {meta.get('tokenizer')!r} tokenizer, not {self.kind!r}")
+        network = self._build(config=meta["config"]).to(self.device)
+        network.load_state_dict(state)
+        return network.eval(), meta.get("n_steps", 0)
+
+    @property
+    def n_codes_(self) -> int:
+        """Codebook size of the fitted network (the ``n_codes`` parameter unless ``pretrained`` set it)."""
         check_is_fitted(self, "network_")
-        data, continuous = self._prepare(X)
+        return self.network_.config.n_codes
+
+    def transform(self, X, sfreq: float | None = None) -> np.ndarray:
+        """Integer tokens: (n_epochs, n_channels, n_tokens), or (n_channels, n_tokens) for continuous data.
+        ``sfreq`` is the rate of an array ``X`` for this call (else the parameter)."""
+        check_is_fitted(self, "network_")
+        data, continuous = self._prepare(X, sfreq)
         tokens = torch.cat(self._rows(data, self._encode)).numpy().astype(np.int64)
         tokens = tokens.reshape(*data.shape[:2], -1)
         return tokens[0] if continuous else tokens
@@ -240,8 +273,8 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
                 "tokens must be integers shaped (n_channels, n_tokens) or (n_epochs, n_channels, n_tokens), "
                 f"got {tokens.dtype} {tokens.shape}"
             )
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.n_codes):
-            raise ValueError(f"tokens must lie in [0, {self.n_codes}), got [{tokens.min()}, {tokens.max()}]")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.n_codes_):
+            raise ValueError(f"tokens must lie in [0, {self.n_codes_}), got [{tokens.min()}, {tokens.max()}]")
         return torch.from_numpy(tokens.reshape(-1, tokens.shape[-1]).astype(np.int64)), tokens.shape[:-1]
 
     def inverse_transform(self, tokens) -> np.ndarray:
@@ -252,13 +285,18 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
             out = torch.cat([self._decode(flat[i : i + 256].to(self.device)).cpu() for i in range(0, len(flat), 256)])
         return out.numpy().reshape(*lead, *out.shape[1:])
 
-    def score(self, X, y=None) -> dict:
+    def score(self, X, y=None, sfreq: float | None = None) -> float:
+        """PVE on ``X``: the fraction of the variance of the reconstructed quantity that the tokens
+        explain (higher is better; 1 is perfect). :meth:`scores` adds codebook usage and perplexity."""
+        return self.scores(X, sfreq)["pve"]
+
+    def scores(self, X, sfreq: float | None = None) -> dict:
         """{"pve", "usage", "perplexity"} on ``X``: the fraction of the variance of the reconstructed
         quantity explained, the fraction of codes used, and the unigram perplexity of the tokens."""
         from tfsignal.metrics import codebook_usage, perplexity, pve
 
         check_is_fitted(self, "network_")
-        data, _ = self._prepare(X)
+        data, _ = self._prepare(X, sfreq)
         tokens = torch.cat(self._rows(data, self._encode))
         target = torch.cat(self._rows(data, self._target))
         with torch.inference_mode():
@@ -268,8 +306,8 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         tokens = tokens.numpy()
         return {
             "pve": float(pve(target.numpy(), recon.numpy())),
-            "usage": float(codebook_usage(tokens, self.n_codes)),
-            "perplexity": float(perplexity(tokens, self.n_codes)),
+            "usage": float(codebook_usage(tokens, self.n_codes_)),
+            "perplexity": float(perplexity(tokens, self.n_codes_)),
         }
 
     # ---- persistence -----------------------------------------------------------------------------
@@ -277,7 +315,9 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         """Write ``path.safetensors`` (weights and codebook) and ``path.json`` (parameters) through
         ``tfsignal.weights.write``."""
         check_is_fitted(self, "network_")
-        params = {k: v for k, v in self.get_params().items() if k not in ("device", "progress")}
+        params = {
+            k: v for k, v in self.get_params().items() if k not in ("device", "progress", "pretrained", "fine_tune")
+        }
         meta = {
             "kind": "tokenizer",
             "tokenizer": self.kind,
@@ -293,9 +333,11 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         meta, state = weights.read(name_or_path, kind="tokenizer", device=device)
         if meta.get("tokenizer") != cls.kind:
             raise ValueError(f"{name_or_path}: holds a {meta.get('tokenizer')!r} tokenizer, not {cls.kind!r}")
-        tokenizer = cls(**{**meta["params"], "device": device})
+        params = {k: v for k, v in meta["params"].items() if k not in ("pretrained", "fine_tune")}
+        tokenizer = cls(**params, device=device, pretrained=str(name_or_path))
         tokenizer.network_ = tokenizer._build(config=meta["config"]).to(device)
         tokenizer.network_.load_state_dict(state)
         tokenizer.network_.eval()
         tokenizer.n_steps_ = meta.get("n_steps", 0)
+        tokenizer.loss_curve_ = []
         return tokenizer

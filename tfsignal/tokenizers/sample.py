@@ -66,6 +66,8 @@ class SampleTokenizer(TokenizerBase):
         progress: bool = True,
         inference_batch_samples: int = 2_000_000,
         n_jobs: int | None = None,
+        pretrained: str | None = None,
+        fine_tune: bool = False,
     ) -> None:
         self.n_codes, self.hidden, self.kernel_size = n_codes, hidden, kernel_size
         self.sfreq, self.window_s, self.batch_size, self.max_steps = sfreq, window_s, batch_size, max_steps
@@ -79,6 +81,7 @@ class SampleTokenizer(TokenizerBase):
         self.diversity, self.refit_kernels, self.refit_samples = diversity, refit_kernels, refit_samples
         self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
         self.n_jobs = n_jobs
+        self.pretrained, self.fine_tune = pretrained, fine_tune
 
     def _build(self, config: dict | None = None) -> SampleNet:
         if config is None:

@@ -67,6 +67,8 @@ class TFMTokenizer(TokenizerBase):
         progress: bool = True,
         inference_batch_samples: int = 2_000_000,
         n_jobs: int | None = None,
+        pretrained: str | None = None,
+        fine_tune: bool = False,
     ) -> None:
         self.n_codes, self.dim, self.heads = n_codes, dim, heads
         self.freq_depth, self.temporal_depth, self.decoder_depth, self.dropout = (
@@ -79,6 +81,7 @@ class TFMTokenizer(TokenizerBase):
         self.lr, self.weight_decay, self.max_minutes, self.random_state = lr, weight_decay, max_minutes, random_state
         self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
         self.n_jobs = n_jobs
+        self.pretrained, self.fine_tune = pretrained, fine_tune
 
     @classmethod
     def from_preset(cls, preset: str, **params) -> TFMTokenizer:
