@@ -73,7 +73,16 @@ def as_epochs(X, sfreq: float | None) -> tuple[np.ndarray, float, bool]:
     else:
         if sfreq is None:
             raise ValueError("arrays need their sampling rate: pass sfreq=... (Hz) to the tokenizer")
+        if hasattr(X, "tocsr") or hasattr(X, "todense"):
+            raise TypeError("sparse input is not supported: pass a dense array of signals")
         data, rate = np.asarray(X), float(sfreq)
+        if data.dtype.kind == "c":
+            raise ValueError("Complex data not supported: pass real-valued signals")
+        if data.dtype.kind == "O":
+            try:  # numbers stored as Python objects are numbers all the same
+                data = data.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError("signals must be numbers (the argument must be a string or a number)") from None
         if data.dtype.kind not in "fiu":
             raise ValueError(f"expected a float array, got dtype {data.dtype}")
         data = data.astype(np.float64, copy=False)
@@ -81,11 +90,13 @@ def as_epochs(X, sfreq: float | None) -> tuple[np.ndarray, float, bool]:
         if data.ndim not in (2, 3):
             raise ValueError(
                 f"expected (n_channels, n_samples) or (n_epochs, n_channels, n_samples), got shape {data.shape}"
+                + ("; Reshape your data with x[None] for one channel" if data.ndim == 1 else "")
             )
+    if data.size == 0:  # (in the words of scikit-learn's estimator checks)
+        what = "feature(s)" if data.shape[-1] == 0 else "sample(s)"
+        raise ValueError(f"Found array with 0 {what} (shape={data.shape}) while a minimum of 1 is required.")
     if continuous:
         data = data[None]
-    if data.size == 0:
-        raise ValueError(f"no data: shape {data.shape}")
     if rate <= 0:
         raise ValueError(f"sampling rate must be positive, got {rate}")
     if not np.isfinite(data).all():
@@ -101,11 +112,17 @@ def resample_to(data: np.ndarray, rate: float, target: float) -> np.ndarray:
     return resample_poly(data, ratio.numerator, ratio.denominator, axis=-1)
 
 
-class TokenizerBase(BaseEstimator, TransformerMixin):
+class TokenizerBase(TransformerMixin, BaseEstimator):
     """Shared machinery; see the module docstring. Subclasses set ``kind``, ``sfreq_model`` and
     ``min_samples`` and implement the hooks."""
 
     kind = ""  # name in saved JSON
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # signals in, integer tokens out
+        return tags
+
     sfreq_model = 200.0  # rate the network runs at
     min_samples = 1  # shortest input (at sfreq_model) that gives one token
 
@@ -143,7 +160,10 @@ class TokenizerBase(BaseEstimator, TransformerMixin):
         out = np.concatenate(blocks)
         if out.shape[-1] < self.min_samples:
             seconds = self.min_samples / self.sfreq_model
-            raise ValueError(f"inputs must be at least {seconds:g} s long, got {out.shape[-1] / self.sfreq_model:g} s")
+            raise ValueError(
+                f"inputs must be at least {seconds:g} s long, got {out.shape[-1] / self.sfreq_model:g} s "
+                f"(n_features = {data.shape[-1]} samples at {rate:g} Hz)"
+            )
         return out.reshape(*lead, -1), continuous
 
     def _workers(self, rows: int) -> int:

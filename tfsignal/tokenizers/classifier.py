@@ -56,7 +56,7 @@ class TokenTransformer(nn.Module):
         return self.head(self.norm(self.layers(x))[:, 0])
 
 
-class TokenTransformerClassifier(BaseEstimator, ClassifierMixin):
+class TokenTransformerClassifier(ClassifierMixin, BaseEstimator):
     """scikit-learn classifier on integer tokens (n_epochs, n_channels, n_tokens).
 
     ``codebook`` (n_codes, dim) initialises the token embedding (TFM-Tokenizer does this with its VQ
