@@ -485,7 +485,9 @@ def selective_scan_quadratic(
 
 def _resolve_backend(backend: str) -> str:
     if backend == "auto":
-        return "torch"
+        # The fast path loops over blocks of steps in Python, which an exporter would unroll into a
+        # graph that grows with the input; exported graphs take the static-chunk form instead.
+        return "chunked" if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export() else "torch"
     if backend == "triton":
         raise RuntimeError("no Triton selective-scan kernel ships yet; use backend='torch' (runs on CUDA too)")
     if backend not in ("torch", "reference", "chunked", "quadratic"):

@@ -30,3 +30,19 @@ def test_conv_stft_exports_and_matches_onnxruntime(tmp_path, n_fft, hop):
     assert check(path, model, (torch.randn(3, 12345),)) <= 1e-4
     with pytest.raises(FileExistsError):
         to_onnx(model, path, (x,))
+
+
+def test_mamba_models_export_the_static_chunk_scan_not_an_unrolled_loop(tmp_path):
+    """The default scan backend loops over blocks of steps in Python; exporting traced that loop into
+    a graph that grew with the input and took over 10 minutes. Exports now take the chunked scan."""
+    import onnx
+
+    from tfsignal import models
+
+    torch.manual_seed(0)
+    model = models.create("mambattention-tiny", n_blocks=1).eval()
+    assert model.config.scan_backend == "auto"
+    path = to_onnx(model, tmp_path / "m.onnx", inputs=model.example_inputs(seconds=0.5))
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert not ops & {"Loop", "Scan", "If"}
+    assert check(path, model, model.example_inputs(seconds=0.5)) <= 1e-4
