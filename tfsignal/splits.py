@@ -4,12 +4,15 @@ Every split depends only on the names it is given and a seed, so a split can be 
 from the same files. No group lands in two parts:
 
 - :func:`speaker_split` cuts speech files by speaker (:func:`speaker_id`), :func:`file_split` noise
-  files by recording within each noise family, :func:`corpus_splits` both for a speech corpus;
+  files by recording within each noise family, :func:`corpus_splits` both for a speech corpus
+  (kept in a recipe's ``splits.json`` by :func:`saved_corpus_splits`, read back by
+  :func:`read_corpus_splits`);
 - :func:`split_subjects` holds out whole subjects of EEG/MEG recordings.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -18,7 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["speaker_id", "speaker_split", "file_split", "corpus_splits", "split_subjects"]
+__all__ = [
+    "speaker_id",
+    "speaker_split",
+    "file_split",
+    "corpus_splits",
+    "saved_corpus_splits",
+    "read_corpus_splits",
+    "split_subjects",
+]
 
 PathLike = str | os.PathLike
 CORPUS_FRACTIONS = (0.8, 0.1, 0.1)  # train, val, test shares of a corpus's speakers and noise recordings
@@ -133,6 +144,31 @@ def corpus_splits(corpus: PathLike, seed: int = 0, fractions: tuple[float, float
         "clean": {name: [p.relative_to(corpus).as_posix() for p in part] for name, part in zip(names, clean_parts)},
         "noise": {name: [p.relative_to(corpus).as_posix() for p in part] for name, part in zip(names, noise_parts)},
     }
+
+
+def saved_corpus_splits(corpus: PathLike, out: PathLike, seed: int = 0, overwrite: bool = False) -> tuple[dict, bool]:
+    """``(splits, written)``: the :func:`corpus_splits` saved in ``out/splits.json``, or, when there are
+    none there or ``overwrite``, new ones written there (atomically; the corpus is checked first)."""
+    from .io import save_text
+
+    path = Path(out) / "splits.json"
+    if path.exists() and not overwrite:
+        return json.loads(path.read_text()), False
+    splits = corpus_splits(corpus, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_text(path, json.dumps(splits, indent=1) + "\n", overwrite=True)
+    return splits, True
+
+
+def read_corpus_splits(data: PathLike, prepare_command: str) -> dict:
+    """The ``splits.json`` a prepare step wrote into ``data``; :class:`tfsignal.io.InputFileError` naming
+    ``prepare_command`` when it is missing."""
+    from .io import InputFileError
+
+    path = Path(data) / "splits.json"
+    if not path.exists():
+        raise InputFileError(path, f"missing; run {prepare_command} first")
+    return json.loads(path.read_text())
 
 
 def split_subjects(subjects, test_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -29,6 +29,7 @@ __all__ = [
     "evaluate_tokenizer",
     "cached_tokens",
     "report",
+    "add_scoring_flags",
     "score_and_report",
 ]
 
@@ -123,6 +124,15 @@ def report(out: Path, summary: dict) -> None:
     """Save ``summary`` to OUT/metrics.json and print it as the last line."""
     save_text(out / "metrics.json", json.dumps(summary, indent=1) + "\n", overwrite=True)
     print(json.dumps(summary))
+
+
+def add_scoring_flags(parser: argparse.ArgumentParser, tokenizer: str = "tfm") -> None:
+    """The flags :func:`score_and_report` reads: ``--out``, ``--tokenizer`` and ``--seed``."""
+    parser.add_argument("--out", required=True, help="folder for tokens.npz and metrics.json")
+    parser.add_argument(
+        "--tokenizer", default=tokenizer, help="shipped tokenizer name or saved folder (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def score_and_report(

@@ -31,7 +31,7 @@ from tfsignal.models.mambattention_stream import StreamingMambAttention
 from tfsignal.train.data import PairedFolderDataset
 from tfsignal.train.losses import enhancement_loss, mask_enhancement_loss
 from tfsignal.train.metric_gan import MetricGAN
-from tfsignal.train.trainer import Trainer, process_device, trainer_from_args
+from tfsignal.train.trainer import Trainer, fit_summary, process_device, trainer_from_args
 
 __all__ = ["validation_fn", "add_metric_gan_flag", "make_trainer", "add_paired_training_flags", "train_paired_folders"]
 
@@ -121,15 +121,12 @@ def train_paired_folders(args: argparse.Namespace, dataset_name: str) -> int:
     started = time.time()
     metrics = trainer.fit()
     if trainer.rank == 0:
+        pairs = {"train_pairs": len(train_set), "val_pairs": len(val_pairs)}
         summary = {
             "dataset": dataset_name,
             "model": args.model,
-            "train_pairs": len(train_set),
-            "val_pairs": len(val_pairs),
-            "steps": trainer.step,
-            "best_pesq": trainer.best,
-            "last_val": metrics,
-            "minutes": round((time.time() - started) / 60, 1),
+            **pairs,
+            **fit_summary(trainer, model, metrics, started),
         }
         print(json.dumps(summary))
     return 0

@@ -24,7 +24,7 @@ from tfsignal.evaluation.separation import score
 from tfsignal.io import InputFileError
 from tfsignal.train.data import SeparationFolderDataset
 from tfsignal.train.losses import pit_si_snr_loss
-from tfsignal.train.trainer import trainer_from_args
+from tfsignal.train.trainer import fit_summary, trainer_from_args
 
 __all__ = [
     "ReadItems",
@@ -108,16 +108,8 @@ def fit(model, train_set, val_set: SeparationFolderDataset, args: argparse.Names
         training = {k: getattr(args, k) for k in ("steps", "batch_size", "segment_seconds", "lr", "seed")}
         meta.update(data=data, steps_run=trainer.step, training=training, command=command)
         models.save(best, best_path, **meta)
-    summary = {
-        "model": args.model,
-        "params": sum(p.numel() for p in model.parameters()),
-        "steps": trainer.step,
-        "best_si_snri": trainer.best,
-        "last_val": metrics,
-        "minutes": round((time.time() - started) / 60, 1),
-        "best": str(best_path.with_suffix(".json")),
-    }
-    print(json.dumps(summary))
+    summary = {"model": args.model, **fit_summary(trainer, model, metrics, started)}
+    print(json.dumps({**summary, "best": str(best_path.with_suffix(".json"))}))
     return 0
 
 

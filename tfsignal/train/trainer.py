@@ -254,3 +254,15 @@ def trainer_from_args(
         best_metric=best_metric,
     )
     return Trainer(model, loss_fn, dataset, config, val_fn=val_fn, device=device, stateful=stateful or {})
+
+
+def fit_summary(trainer: Trainer, model: nn.Module, metrics: dict, started: float) -> dict:
+    """What a recipe prints after :meth:`Trainer.fit`: parameters, steps run, the best validation score
+    (``best_<metric>``), the last validation scores and the minutes since ``started`` (``time.time()``)."""
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "steps": trainer.step,
+        f"best_{trainer.config.best_metric}": trainer.best,
+        "last_val": metrics,
+        "minutes": round((time.time() - started) / 60, 1),
+    }

@@ -45,7 +45,7 @@ import numpy as np
 
 from tfsignal.arguments import positive_int, recipe_parser
 from tfsignal.eeg_datasets import scale_by_q95
-from tfsignal.evaluation.tokens import load_tokenizer, score_and_report, tokenize
+from tfsignal.evaluation.tokens import add_scoring_flags, load_tokenizer, score_and_report, tokenize
 from tfsignal.io import InputFileError, load_eeg
 from tfsignal.splits import split_subjects
 
@@ -179,13 +179,11 @@ def load_sleep_edf(
 def parse_args(argv=None) -> argparse.Namespace:
     parser = recipe_parser(__doc__, prog="python -m recipes.eeg.sleep_edf.train")
     parser.add_argument("--root", required=True, help="folder with the Sleep-EDF files (searched recursively)")
-    parser.add_argument("--out", required=True, help="folder for tokens.npz and metrics.json")
-    parser.add_argument("--tokenizer", default="tfm", help="shipped tokenizer name or saved folder (default: tfm)")
+    add_scoring_flags(parser)
     parser.add_argument("--study", choices=sorted(STUDIES), default="cassette", help="(default: %(default)s)")
     parser.add_argument("--max-subjects", type=positive_int, help="use only the first N subjects (default: all)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="subjects held out (default: %(default)s)")
     parser.add_argument("--wake-minutes", type=float, default=30.0, help="wake kept around sleep (default: 30)")
-    parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
@@ -213,16 +211,8 @@ def main(argv=None) -> int:
             "n_codes": np.asarray(tokenizer.n_codes),
         }
 
-    return score_and_report(
-        args,
-        settings,
-        find_data=lambda: find_recordings(args.root, args.study),
-        prepare=prepare,
-        class_names=STAGES,
-        dataset="sleep-edf",
-        unit="epochs",
-        started=started,
-    )
+    find_data = lambda: find_recordings(args.root, args.study)  # noqa: E731
+    return score_and_report(args, settings, find_data, prepare, STAGES, "sleep-edf", "epochs", started)
 
 
 if __name__ == "__main__":

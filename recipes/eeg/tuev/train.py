@@ -55,7 +55,7 @@ import numpy as np
 
 from tfsignal.arguments import positive_int, recipe_parser
 from tfsignal.eeg_datasets import scale_by_q95
-from tfsignal.evaluation.tokens import load_tokenizer, score_and_report, tokenize
+from tfsignal.evaluation.tokens import add_scoring_flags, load_tokenizer, score_and_report, tokenize
 from tfsignal.io import InputFileError, load_eeg
 
 SFREQ = 200  # Hz, the rate windows are resampled to
@@ -216,13 +216,11 @@ def load_tuev(
 def parse_args(argv=None) -> argparse.Namespace:
     parser = recipe_parser(__doc__, prog="python -m recipes.eeg.tuev.train")
     parser.add_argument("--root", required=True, help="TUEV folder (the one holding edf/, or edf/ itself)")
-    parser.add_argument("--out", required=True, help="folder for tokens.npz and metrics.json")
-    parser.add_argument("--tokenizer", default="tfm", help="shipped tokenizer name or saved folder (default: tfm)")
+    add_scoring_flags(parser)
     parser.add_argument("--max-subjects", type=positive_int, help="first N subject folders of each split")
     parser.add_argument(
         "--notch-hz", type=float, default=NOTCH_HZ, help="mains notch filter; 0 for none (default: %(default)g)"
     )
-    parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
@@ -245,16 +243,7 @@ def main(argv=None) -> int:
             arrays[f"{name}_subjects"] = subjects
         return arrays
 
-    return score_and_report(
-        args,
-        settings,
-        find_data=lambda: edf_folder(args.root),
-        prepare=prepare,
-        class_names=CLASSES,
-        dataset="tuev",
-        unit="windows",
-        started=started,
-    )
+    return score_and_report(args, settings, lambda: edf_folder(args.root), prepare, CLASSES, "tuev", "windows", started)
 
 
 if __name__ == "__main__":

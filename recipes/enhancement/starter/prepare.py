@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from tfsignal.arguments import recipe_parser
 from tfsignal.io import save_audio
-from tfsignal.splits import corpus_splits, speaker_id
+from tfsignal.splits import saved_corpus_splits, speaker_id
 from tfsignal.train.data import MixingDataset
 
 SNR_CYCLE_DB = (-5.0, 0.0, 5.0, 10.0, 15.0)
@@ -89,18 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     corpus, out = Path(args.corpus).resolve(), Path(args.out)
     try:
-        done = []
-        splits_path = out / "splits.json"
-        if splits_path.exists() and not args.overwrite:
-            splits = json.loads(splits_path.read_text())
-        else:
-            splits = corpus_splits(corpus, args.seed)  # checks the corpus before anything is written
-            out.mkdir(parents=True, exist_ok=True)
-            splits_path.write_text(json.dumps(splits, indent=1) + "\n")
-            done.append("splits")
+        splits, fresh = saved_corpus_splits(corpus, out, args.seed, args.overwrite)  # checks the corpus first
+        done = ["splits"] if fresh else []
         for part, n_clips in (("test", args.n_test), ("val", args.n_val)):
             # New splits make any earlier set stale.
-            if args.overwrite or "splits" in done or not (out / part / "meta.csv").exists():
+            if fresh or not (out / part / "meta.csv").exists():
                 write_set(out / part, corpus, splits, part, n_clips, args)
                 done.append(part)
     except ValueError as err:  # the user's paths or data: one line, exit code 2

@@ -27,8 +27,11 @@ import torch
 
 from tfsignal import models
 from tfsignal.arguments import recipe_parser
+from tfsignal.io import InputFileError
+from tfsignal.splits import read_corpus_splits
 from tfsignal.train.data import Augment, MixingDataset, match_pairs
 from tfsignal.train.enhancement import add_metric_gan_flag, make_trainer, validation_fn
+from tfsignal.train.trainer import fit_summary
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,20 +87,14 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     corpus, data = Path(args.corpus), Path(args.data)
-    splits_path = data / "splits.json"
-    if not splits_path.exists():
-        print(f"{splits_path}: missing; run python -m recipes.enhancement.starter.prepare first", file=sys.stderr)
+    try:
+        splits = read_corpus_splits(data, "python -m recipes.enhancement.starter.prepare")
+        model = models.load(args.init).train() if args.init else models.create(args.model)
+    except (InputFileError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    splits = json.loads(splits_path.read_text())
     if args.init:
-        try:
-            model = models.load(args.init).train()
-        except FileNotFoundError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
         args.model = model.registry_name
-    else:
-        model = models.create(args.model)
     rate = model.sample_rate
     dataset = MixingDataset(
         [corpus / p for p in splits["clean"]["train"]],
@@ -117,18 +114,9 @@ def main(argv=None) -> int:
     started = time.time()
     metrics = trainer.fit()
     if trainer.rank == 0:
-        summary = {
-            "model": args.model,
-            "init": args.init,
-            "params": sum(p.numel() for p in model.parameters()),
-            "steps": trainer.step,
-            "best_pesq": trainer.best,
-            "last_val": metrics,
-            "minutes": round((time.time() - started) / 60, 1),
-            "world": trainer.world,
-            "audio_hours_seen": round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 2),
-        }
-        print(json.dumps(summary))
+        hours = round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 2)
+        summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
+        print(json.dumps({**summary, "world": trainer.world, "audio_hours_seen": hours}))
     return 0
 
 

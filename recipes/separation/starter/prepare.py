@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from tfsignal.arguments import recipe_parser
 from tfsignal.io import InputFileError, save_audio, save_text
-from tfsignal.splits import corpus_splits, speaker_id
+from tfsignal.splits import saved_corpus_splits, speaker_id
 from tfsignal.train.data import SpeakerMixingDataset
 
 OVERLAP_CYCLE = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -101,14 +101,8 @@ def write_mixtures(folder: Path, corpus: Path, files: dict, n_mixtures: int, arg
 
 def prepare(corpus: Path, out: Path, args: argparse.Namespace) -> tuple[dict, list[str]]:
     """``(splits, names of what was written)``: the splits, then the test and validation sets when missing."""
-    splits_path = out / "splits.json"
-    fresh = args.overwrite or not splits_path.exists()
-    splits = corpus_splits(corpus, args.seed) if fresh else json.loads(splits_path.read_text())
-    written = []
-    if fresh:
-        out.mkdir(parents=True, exist_ok=True)
-        splits_path.write_text(json.dumps(splits, indent=1) + "\n")
-        written.append("splits")
+    splits, fresh = saved_corpus_splits(corpus, out, args.seed, args.overwrite)
+    written = ["splits"] if fresh else []
     for part, n_mixtures in (("test", args.n_test), ("val", args.n_val)):
         if fresh or not (out / part / "meta.csv").exists():  # new splits make earlier sets stale
             files = {"clean": splits["clean"][part], "noise": splits["noise"][part]}

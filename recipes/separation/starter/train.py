@@ -21,7 +21,6 @@ The last line printed is a JSON summary. ``--model tiger-small`` is the publishe
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 from tfsignal.arguments import recipe_parser
 from tfsignal.evaluation.separation import prepared_set
 from tfsignal.io import InputFileError
+from tfsignal.splits import read_corpus_splits
 from tfsignal.train.data import SpeakerMixingDataset
 from tfsignal.train.separation import add_training_flags, create_separator, fit
 
@@ -48,12 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus, data = Path(args.corpus), Path(args.data)
-    splits_path = data / "splits.json"
-    if not splits_path.exists():
-        print(f"error: {splits_path}: missing; run python -m recipes.separation.starter.prepare first", file=sys.stderr)
-        return 2
-    splits = json.loads(splits_path.read_text())
     try:
+        splits = read_corpus_splits(data, "python -m recipes.separation.starter.prepare")
         model = create_separator(args.model, args.n_sources)
         train_set = SpeakerMixingDataset(
             [corpus / p for p in splits["clean"]["train"]],
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     described = {
         "corpus": str(corpus),
-        "splits": str(splits_path),
+        "splits": str(data / "splits.json"),
         "train_speech_files": len(splits["clean"]["train"]),
         "mixing": {k: getattr(args, k) for k in ("overlap", "relative_level_db", "noise_prob", "reverb_prob")},
         "validation": str(data / "val"),
