@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the recipes package, for the GTCRN anchor
-
 CONFIGS = ["mambattention-stream", "mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
 GTCRN = "../shared/anchors/gtcrn/gtcrn_simple.onnx"
 
@@ -89,8 +87,8 @@ def streaming(model_name: str, seconds: float, gtcrn: str) -> list[dict]:
     the same model in PyTorch offline (``enhance`` on the whole signal, torch's threads)."""
     import torch
 
-    from recipes.common.anchors import gtcrn_enhancer
     from tfsignal import models
+    from tfsignal.baselines import gtcrn_enhancer
     from tfsignal.export import OnnxEnhancerStream, to_onnx_streaming
 
     if model_name in models.available() and model_name not in models.pretrained():

@@ -1,1 +1,3 @@
-"""Training recipes: one folder per dataset (prepare -> train -> evaluate). Run as `python -m recipes.NAME`."""
+"""Recipes: one folder per task and dataset, ``recipes/<task>/<dataset>/``, each with its prepare / train /
+evaluate modules (``python -m recipes.<task>.<dataset>.<module> --help``) and a README.md of commands and
+results. Recipes import only ``tfsignal``, never each other."""

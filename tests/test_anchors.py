@@ -1,4 +1,4 @@
-"""External anchors for enhancement evaluation: DNSMOS, GTCRN and DeepFilterNet3 (recipes.common.anchors)."""
+"""External anchors for enhancement evaluation: DNSMOS, GTCRN and DeepFilterNet3 (tfsignal.baselines)."""
 
 import importlib
 import json
@@ -23,10 +23,8 @@ DNSMOS_CLIP = int(4.75 * RATE)
 
 
 @pytest.fixture
-def anchors(monkeypatch):
-    # recipes/ is a folder of the repository, not of the installed package: import it from the checkout.
-    monkeypatch.syspath_prepend(str(ROOT))
-    return importlib.import_module("recipes.common.anchors")
+def anchors():
+    return importlib.import_module("tfsignal.baselines")
 
 
 def lag(output, reference):
@@ -93,7 +91,7 @@ def test_deepfilternet3_is_aligned_and_improves_si_sdr(anchors, data_dir):
 
 def test_starter_evaluate_leaves_out_a_missing_anchor_with_a_note(monkeypatch, tmp_path, data_dir, capsys):
     monkeypatch.syspath_prepend(str(ROOT))
-    evaluate = importlib.import_module("recipes.starter.evaluate")
+    evaluate = importlib.import_module("recipes.enhancement.starter.evaluate")
     test = tmp_path / "data/test"
     clean = load_audio(data_dir / "example_clean.flac", sr=RATE)[0][:DNSMOS_CLIP]
     noisy = load_audio(ROOT / "examples/noisy.wav", sr=RATE)[0][:DNSMOS_CLIP]

@@ -1,4 +1,4 @@
-"""recipes.sleep_edf, recipes.tuev and recipes.camcan on tiny synthetic copies of each dataset's layout.
+"""The Sleep-EDF, TUEV and Cam-CAN recipes on tiny synthetic copies of each dataset's layout.
 
 The fixtures are written in tmp_path the way the real files are: EDF through mne.export (edfio),
 hypnograms as annotation-only EDF+ files (edfio), FIF through mne, arrays through numpy. A
@@ -13,8 +13,13 @@ import mne
 import numpy as np
 import pytest
 
-from recipes import camcan, sleep_edf, tuev
+from recipes.eeg.sleep_edf import train as sleep_edf
+from recipes.eeg.tuev import train as tuev
+from recipes.meg.camcan import prepare as camcan
+from tfsignal.evaluation import tokens as token_scoring
+from tfsignal.evaluation.tokens import evaluate_tokenizer
 from tfsignal.io import InputFileError
+from tfsignal.splits import split_subjects
 
 
 class DominantFrequencyTokenizer:
@@ -23,18 +28,12 @@ class DominantFrequencyTokenizer:
     n_codes = 16
 
     def __init__(self):
-        self.sfreq = None
         self.calls = 0
 
-    def set_params(self, sfreq):
-        self.sfreq = sfreq
-        return self
-
-    def transform(self, X):
-        assert self.sfreq is not None, "set_params(sfreq=...) must come before transform"
+    def transform(self, X, sfreq):
         self.calls += 1
         X = np.asarray(X)
-        segment = int(self.sfreq)
+        segment = int(sfreq)
         n_segments = X.shape[-1] // segment
         segments = X[..., : n_segments * segment].reshape(*X.shape[:-1], n_segments, segment)
         peak_hz = np.abs(np.fft.rfft(segments, axis=-1))[..., 1:].argmax(axis=-1) + 1  # 1 Hz bins
@@ -60,11 +59,7 @@ class QuantileTokenizer:
 
     n_codes = 8
 
-    def set_params(self, sfreq):
-        self.sfreq = sfreq
-        return self
-
-    def transform(self, x):
+    def transform(self, x, sfreq):
         return np.digitize(x, np.linspace(-2, 2, self.n_codes - 1))  # (n_channels, n_samples)
 
 
@@ -73,14 +68,14 @@ def stand_ins(monkeypatch):
     """Route the recipes' tokenizer and histogram loaders to the stand-ins above."""
     made = []
 
-    def load(name):
+    def load(name, kind="tfm"):
         made.append(DominantFrequencyTokenizer())
         return made[-1]
 
     monkeypatch.setattr(sleep_edf, "load_tokenizer", load)
     monkeypatch.setattr(tuev, "load_tokenizer", load)
-    monkeypatch.setattr(sleep_edf, "token_histogram", TokenCounts)
-    monkeypatch.setattr(camcan, "load_tokenizer", lambda name: QuantileTokenizer())
+    monkeypatch.setattr(token_scoring, "token_histogram", TokenCounts)
+    monkeypatch.setattr(camcan, "load_tokenizer", lambda name, kind="sample": QuantileTokenizer())
     return made
 
 
@@ -186,12 +181,12 @@ def test_trim_wake_keeps_thirty_minutes_either_side_of_sleep():
 
 def test_split_subjects_holds_out_whole_subjects():
     subjects = np.repeat([f"SC4{i:02d}" for i in range(10)], 3)
-    train, test = sleep_edf.split_subjects(subjects, 0.2, seed=1)
+    train, test = split_subjects(subjects, 0.2, seed=1)
     assert len(test) == 2 and not set(train) & set(test) and set(train) | set(test) == set(subjects)
-    assert sleep_edf.split_subjects(subjects, 0.2, seed=1) == (train, test)
-    assert sleep_edf.split_subjects(subjects, 0.2, seed=2) != (train, test)
+    assert split_subjects(subjects, 0.2, seed=1) == (train, test)
+    assert split_subjects(subjects, 0.2, seed=2) != (train, test)
     with pytest.raises(ValueError, match="at least 2 subjects"):
-        sleep_edf.split_subjects(["SC400"] * 5, 0.2)
+        split_subjects(["SC400"] * 5, 0.2)
 
 
 def test_evaluate_separates_planted_stages_on_held_out_subjects():
@@ -199,10 +194,10 @@ def test_evaluate_separates_planted_stages_on_held_out_subjects():
     stages = np.tile(np.repeat(np.arange(5), 6), 6)  # 6 subjects x 5 stages x 6 epochs
     subjects = np.repeat([f"SC4{i:02d}" for i in range(6)], 30)
     X = np.stack([np.stack([tone(STAGE_HZ[s], 30, 100, rng=rng)] * 2) for s in stages]).astype(np.float32)
-    train_ids, test_ids = sleep_edf.split_subjects(subjects, 1 / 3)
+    train_ids, test_ids = split_subjects(subjects, 1 / 3)
     train, test = np.isin(subjects, train_ids), np.isin(subjects, test_ids)
     tokenizer = DominantFrequencyTokenizer()
-    metrics = sleep_edf.evaluate(
+    metrics = evaluate_tokenizer(
         X[train], stages[train], X[test], stages[test], tokenizer, 100, sleep_edf.STAGES, histogram=TokenCounts(16)
     )
     assert tokenizer.sfreq == 100 and tokenizer.calls == 2
@@ -216,7 +211,7 @@ def test_evaluate_with_the_real_token_histogram():
     rng = np.random.default_rng(1)
     y = np.repeat([0, 4], 20)
     X = np.stack([np.stack([tone(STAGE_HZ[s], 30, 100, rng=rng)] * 2) for s in y]).astype(np.float32)
-    metrics = sleep_edf.evaluate(X[::2], y[::2], X[1::2], y[1::2], DominantFrequencyTokenizer(), 100, sleep_edf.STAGES)
+    metrics = evaluate_tokenizer(X[::2], y[::2], X[1::2], y[1::2], DominantFrequencyTokenizer(), 100, sleep_edf.STAGES)
     assert metrics["balanced_accuracy"] > 0.9
 
 

@@ -1,4 +1,4 @@
-"""recipes.eeg.data and recipes.eeg_tasks on small synthetic EDF files laid out like eegmmidb and eegmat.
+"""tfsignal.eeg_datasets and recipes.eeg.tasks on small synthetic EDF files laid out like eegmmidb and eegmat.
 
 The files carry a planted class difference: a 10 Hz rhythm stronger over C3 for imagined left fist
 and over C4 for right fist, and strong occipital alpha at rest that fades during arithmetic.
@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
 
-from recipes import eeg_tasks
-from recipes.eeg.data import (
+from recipes.eeg.tasks import evaluate as eeg_tasks
+from tfsignal.eeg_datasets import (
     EEGMAT_CHANNELS,
     load_mental_arithmetic,
     load_motor_imagery,
     recording_paths,
-    split_subjects,
 )
 from tfsignal.io import InputFileError
+from tfsignal.splits import split_subjects
 
 mne = pytest.importorskip("mne")
 

@@ -18,10 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def enhance_eval(monkeypatch):
+def enhance_eval():
+    return importlib.import_module("tfsignal.evaluation.enhancement")
+
+
+@pytest.fixture
+def baselines():
+    return importlib.import_module("tfsignal.baselines")
+
+
+@pytest.fixture
+def folder_scoring(monkeypatch):
     # recipes/ is a folder of the repository, not of the installed package: import it from the checkout.
     monkeypatch.syspath_prepend(str(ROOT))
-    return importlib.import_module("recipes.common.enhance_eval")
+    return importlib.import_module("recipes.enhancement.vb_demandex.evaluate")
 
 
 def mix(data_dir, snr_db):
@@ -46,13 +56,13 @@ def pairs(tmp_path, data_dir):
     return tmp_path
 
 
-def test_identity_scores_equal_noisy_scores(enhance_eval, pairs, capsys):
+def test_identity_scores_equal_noisy_scores(enhance_eval, folder_scoring, pairs, capsys):
     result = enhance_eval.evaluate_pairs(lambda x, sr: x, pairs / "noisy", pairs / "clean", progress=False)
     assert result["n"] == 2 and len(result["files"]) == 2
     assert result["enhanced"] == result["noisy"]
     assert set(result["noisy"]) == {"pesq", "estoi", "si_sdr"}
     assert result["files"][0]["noisy"]["si_sdr"] < result["files"][1]["noisy"]["si_sdr"]  # 0 dB vs 10 dB
-    assert enhance_eval.main(["--noisy", str(pairs / "noisy"), "--clean", str(pairs / "clean")]) == 0
+    assert folder_scoring.main(["--noisy", str(pairs / "noisy"), "--clean", str(pairs / "clean")]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["method"] == "noisy" and line["n"] == 2 and line["enhanced"] == line["noisy"]
 
@@ -62,30 +72,30 @@ def test_evaluate_rejects_wrong_length(enhance_eval, pairs):
         enhance_eval.evaluate_pairs(lambda x, sr: x[:-1], pairs / "noisy", pairs / "clean", progress=False)
 
 
-def test_rnnoise_is_aligned_and_improves_si_sdr(enhance_eval, data_dir):
+def test_rnnoise_is_aligned_and_improves_si_sdr(baselines, data_dir):
     pytest.importorskip("pyrnnoise")
     speech = load_audio(data_dir / "speech_libri.flac", sr=RATE)[0]
-    out = enhance_eval.rnnoise(speech, RATE)
+    out = baselines.rnnoise(speech, RATE)
     assert out.shape == speech.shape and out.dtype == np.float32
     assert lag(out, speech) == 0
     noisy, clean = mix(data_dir, 0.0)
-    enhanced = enhance_eval.rnnoise(noisy, RATE)
+    enhanced = baselines.rnnoise(noisy, RATE)
     assert lag(enhanced, clean) == 0
     assert si_sdr(enhanced, clean) > si_sdr(noisy, clean) + 3
 
 
-def test_spectral_gating_keeps_length_and_alignment(enhance_eval, data_dir):
+def test_spectral_gating_keeps_length_and_alignment(baselines, data_dir):
     pytest.importorskip("noisereduce")
     noisy, clean = mix(data_dir, 0.0)
-    enhanced = enhance_eval.spectral_gating(noisy, RATE)
+    enhanced = baselines.spectral_gating(noisy, RATE)
     assert enhanced.shape == noisy.shape and np.isfinite(enhanced).all()
     assert lag(enhanced, clean) == 0
 
 
 def test_starter_evaluate_scores_methods_on_clean_input(monkeypatch, pairs, capsys):
-    # recipes.starter.evaluate reads DATA/test/{noisy,clean}; --clean-input feeds the clean files themselves
+    # the starter's evaluate reads DATA/test/{noisy,clean}; --clean-input feeds the clean files themselves
     monkeypatch.syspath_prepend(str(ROOT))
-    evaluate = importlib.import_module("recipes.starter.evaluate")
+    evaluate = importlib.import_module("recipes.enhancement.starter.evaluate")
     test = pairs / "data/test"
     test.mkdir(parents=True)
     (pairs / "noisy").rename(test / "noisy")

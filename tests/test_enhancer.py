@@ -35,7 +35,7 @@ def test_shipped_weights_are_small_and_load_by_name(enhancer):
 
 @pytest.mark.parametrize("snr_db, floor_db", [(0.0, 5.0), (-5.0, 6.0)])
 def test_improves_real_noisy_speech_it_never_saw(enhancer, example, snr_db, floor_db):
-    # Speaker 1116 and this street recording are held out of training (recipes/starter/prepare.py).
+    # Speaker 1116 and this street recording are held out of training (recipes/enhancement/starter/prepare.py).
     # The example's own noise is re-mixed at harder SNRs; measured gains: +8.1 dB at 0, +9.7 dB at -5
     # (the stage-1 weights: +3.6 and +5.2).
     noisy, clean, rate = example

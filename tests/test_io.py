@@ -53,6 +53,30 @@ def test_resampler_rejects_aliases():
     assert abs(np.sqrt(np.mean(y[500:-500] ** 2)) / np.sqrt(0.125) - 1) < 0.02
 
 
+def test_resampler_takes_fractional_rates():
+    # 250.5 Hz -> 100 Hz: the ratio is approximated by a fraction; a 10 Hz tone stays at 10 Hz and at its level
+    t = np.arange(5010) / 250.5
+    y = resample(np.sin(2 * np.pi * 10 * t), 250.5, 100.0)
+    assert abs(len(y) - 2000) <= 2
+    spectrum = np.abs(np.fft.rfft(y[100:-100] * np.hanning(len(y) - 200)))
+    assert abs(np.argmax(spectrum) * 100 / (len(y) - 200) - 10) < 0.1
+    assert abs(np.sqrt(np.mean(y[100:-100] ** 2)) / np.sqrt(0.5) - 1) < 0.02
+    x = np.ones(10)
+    assert resample(x, 250.0, 250.0) is x and resample(x, 100.0, 100) is x  # equal rates: untouched
+    with pytest.raises(ValueError, match="positive"):
+        resample(x, 0.0, 100.0)
+
+
+def test_save_npz_is_atomic(tmp_path):
+    from tfsignal.io import save_npz
+
+    path = save_npz(tmp_path / "tokens.npz", a=np.arange(3), b=np.float64(2.5))
+    with np.load(path) as saved:
+        assert saved["a"].tolist() == [0, 1, 2] and float(saved["b"]) == 2.5
+    save_npz(tmp_path / "cache", a=np.zeros(1))  # written to the name given, no suffix added
+    assert (tmp_path / "cache").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cache", "tokens.npz"]
+
+
 def test_save_is_atomic_and_refuses_to_overwrite(tmp_path):
     path = tmp_path / "out.wav"
     x = _tone(300, 16000)[:, 0]

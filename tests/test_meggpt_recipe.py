@@ -1,4 +1,4 @@
-"""recipes.meggpt on a few seconds of simulated MEG: the JSON line, the saved files, resuming, refusals."""
+"""recipes.meg.meggpt.train on a few seconds of simulated MEG: the JSON line, the saved files, resuming, refusals."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from recipes import meggpt as recipe
+from recipes.meg.meggpt import train as recipe
 from tfsignal import models, weights
 
 # 6 parcels x 40 s, a few training steps and 2 s of generation: seconds, not minutes
@@ -77,7 +77,7 @@ def test_fits_a_tokenizer_when_none_can_be_loaded(tmp_path, capsys):
 
 
 def test_reads_token_archives_of_recipes_camcan(tmp_path, tokenizer_path, capsys):
-    # the layout recipes.camcan writes: subjects' (n_parcels, n_tokens) arrays side by side, with their lengths
+    # the layout the camcan recipe writes: subjects' (n_parcels, n_tokens) arrays side by side, with their lengths
     rng = np.random.default_rng(0)
 
     def archive(path, lengths):

@@ -115,7 +115,7 @@ def test_trainer_checkpoints_and_restores_the_discriminator(tmp_path):
 
 @pytest.mark.parametrize("flag", [False, True])
 def test_recipes_parse_the_metric_gan_flag(flag):
-    from recipes.starter.train import parse_args
+    from recipes.enhancement.starter.train import parse_args
 
     argv = ["--corpus", "c", "--data", "d"] + (["--metric-gan"] if flag else [])
     assert parse_args(argv).metric_gan is flag

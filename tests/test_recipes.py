@@ -24,12 +24,12 @@ def vbd_root(tmp_path, data_dir):
 
 
 def test_vb_demandex_recipe_trains_validates_and_saves(vbd_root, tmp_path, capsys):
-    from recipes.common.enhance_train import main
+    from recipes.enhancement.vb_demandex.train import main
 
     out = tmp_path / "run"
     args = ["--root", str(vbd_root), "--out", str(out), "--model", "mambattention-tiny", "--steps", "2"]
     args += ["--batch-size", "2", "--segment-seconds", "0.25", "--val-every", "2", "--val-stride", "2"]
-    assert main([*args, "--val-clips", "1", "--num-workers", "0", "--device", "cpu"], "VB-DemandEx") == 0
+    assert main([*args, "--val-clips", "1", "--num-workers", "0", "--device", "cpu"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["train_pairs"] == 2 and summary["val_pairs"] == 1 and summary["steps"] == 2
     assert np.isfinite(summary["last_val"]["pesq"])
@@ -37,7 +37,7 @@ def test_vb_demandex_recipe_trains_validates_and_saves(vbd_root, tmp_path, capsy
 
 
 def test_recipe_refuses_a_folder_without_pairs(tmp_path, capsys):
-    from recipes.common.enhance_train import main
+    from recipes.enhancement.vb_demandex.train import main
 
     assert main(["--root", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
@@ -46,7 +46,7 @@ def test_recipe_refuses_a_folder_without_pairs(tmp_path, capsys):
 def test_starter_recipe_fine_tunes_the_shipped_weights(tmp_path, data_dir, capsys):
     from safetensors.torch import load_file
 
-    from recipes.starter.train import main
+    from recipes.enhancement.starter.train import main
 
     speech, _ = load_audio(data_dir / "speech_libri.flac")
     rain, _ = load_audio(data_dir / "noise_rain.flac")

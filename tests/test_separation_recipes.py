@@ -8,21 +8,28 @@ import pytest
 import torch
 from scipy.signal import lfilter
 
-from recipes.separation import echoset, libri2mix
-from recipes.separation import evaluate as sep_eval
-from recipes.separation import prepare as sep_prepare
-from recipes.separation import train as sep_train
+from recipes.separation.echoset import evaluate as echoset_evaluate
+from recipes.separation.echoset import train as echoset_train
+from recipes.separation.libri2mix import evaluate as libri2mix_evaluate
+from recipes.separation.libri2mix import train as libri2mix_train
+from recipes.separation.starter import evaluate as sep_eval
+from recipes.separation.starter import prepare as sep_prepare
+from recipes.separation.starter import train as sep_train
 from tfsignal import models, weights
+from tfsignal.evaluation.separation import oracle_irm, score
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError, load_audio, save_audio
-from tfsignal.metrics import si_sdr
+from tfsignal.metrics import overlap_ratio, sdr, si_sdr
+from tfsignal.splits import speaker_id
 from tfsignal.train import pit_si_snr_loss
 from tfsignal.train.data import (
+    ECHOSET_SOURCES,
     SeparationFolderDataset,
     SpeakerMixingDataset,
     active_power,
+    echoset_items,
+    libri2mix_items,
     separation_files,
-    speaker_id,
 )
 
 RATE = 16000
@@ -138,23 +145,23 @@ def test_sdr_allows_a_short_filter_and_oracle_masks_sum_to_the_mixture():
     noise = rng.standard_normal(RATE) * np.sqrt(np.mean(reference**2) / 10)  # 10 dB below
     filtered = lfilter([1.0, -0.6, 0.3], [1.0], reference)
     estimate = filtered + noise * np.sqrt(np.mean(filtered**2) / np.mean(reference**2))
-    assert sep_eval.sdr(estimate, reference) == pytest.approx(10.0, abs=0.3)
-    assert sep_eval.sdr(estimate, reference) > float(si_sdr(estimate, reference)) + 3  # SI-SNR punishes the filter
-    assert sep_eval.sdr(reference, reference) > 60
+    assert sdr(estimate, reference) == pytest.approx(10.0, abs=0.3)
+    assert sdr(estimate, reference) > float(si_sdr(estimate, reference)) + 3  # SI-SNR punishes the filter
+    assert sdr(reference, reference) > 60
     t = np.arange(RATE) / RATE
     sources = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 2500 * t)]).astype(np.float32)
-    oracle = sep_eval.oracle_irm(sources.sum(0), sources, STFT(640, 160))
+    oracle = oracle_irm(sources.sum(0), sources, STFT(640, 160))
     assert np.allclose(oracle.sum(0), sources.sum(0), atol=1e-4)
-    scores = sep_eval.score(oracle[::-1].copy(), sources.sum(0), sources)  # order does not matter (PIT)
+    scores = score(oracle[::-1].copy(), sources.sum(0), sources)  # order does not matter (PIT)
     assert scores["si_snri"] > 20 and scores["sdri"] > 20  # tones far apart: the masks separate them
 
 
 def test_overlap_ratio_is_measured_on_the_references():
     x = np.zeros((2, RATE), np.float32)
     x[0, :8000], x[1, 8000:] = 1.0, 1.0
-    assert sep_eval.overlap_ratio(x, RATE) == 0.0
+    assert overlap_ratio(x, RATE) == 0.0
     x[1, 4000:] = 1.0  # overlap 4000 of 16000 active samples
-    assert sep_eval.overlap_ratio(x, RATE) == pytest.approx(0.25, abs=0.02)
+    assert overlap_ratio(x, RATE) == pytest.approx(0.25, abs=0.02)
 
 
 # ------------------------------------------------------------------------------------ the starter
@@ -182,7 +189,7 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     best = models.load(out / "best.json")
     assert best.n_sources == 2 and weights.config(out / "best.json")["steps_run"] == 3
     meta = weights.config(out / "best.json")
-    assert meta["command"].startswith("python -m recipes.separation.train") and "corpus" in meta["data"]
+    assert meta["command"].startswith("python -m recipes.separation.starter.train") and "corpus" in meta["data"]
 
     assert sep_eval.main(["--data", str(data), "--model", str(out / "best.json")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -221,23 +228,23 @@ def libri2mix_root(tmp_path):
 
 
 def test_libri2mix_layout_metadata_and_folder_listing(libri2mix_root):
-    listed = libri2mix.libri2mix_items(libri2mix_root, "test")
+    listed = libri2mix_items(libri2mix_root, "test")
     assert [m.stem for m, _ in listed] == ["2_12", "0_10"]  # from the metadata CSV
     assert [s.parent.name for s in listed[0][1]] == ["s1", "s2"]
-    assert len(libri2mix.libri2mix_items(libri2mix_root, "dev")) == 3  # no CSV: the folders
-    assert len(libri2mix.libri2mix_items(libri2mix_root / "wav16k" / "min", "dev")) == 3  # root at wav16k/min
+    assert len(libri2mix_items(libri2mix_root, "dev")) == 3  # no CSV: the folders
+    assert len(libri2mix_items(libri2mix_root / "wav16k" / "min", "dev")) == 3  # root at wav16k/min
     (libri2mix_root / "wav16k/min/test/s2/0_10.wav").unlink()
     with pytest.raises(InputFileError, match="missing"):
-        libri2mix.libri2mix_items(libri2mix_root, "test")
+        libri2mix_items(libri2mix_root, "test")
 
 
 def test_libri2mix_train_and_evaluate(libri2mix_root, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "--root", str(libri2mix_root), "--out", str(out), "--model", "tiger-tiny", "--steps", "1"]
-    assert libri2mix.main([*args, "--batch-size", "2", "--segment-seconds", "0.25", "--val-clips", "1"]) == 0
+    args = ["--root", str(libri2mix_root), "--out", str(out), "--model", "tiger-tiny", "--steps", "1"]
+    assert libri2mix_train.main([*args, "--batch-size", "2", "--segment-seconds", "0.25", "--val-clips", "1"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 1
     assert weights.config(out / "best.json")["data"]["train_mixtures"] == 3
-    assert libri2mix.main(["evaluate", "--root", str(libri2mix_root), "--methods", "mixture", "oracle"]) == 0
+    assert libri2mix_evaluate.main(["--root", str(libri2mix_root), "--methods", "mixture", "oracle"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 2
 
 
@@ -248,7 +255,7 @@ def echoset_root(tmp_path):
         for i in range(2):
             folder = tmp_path / "EchoSet" / split / f"{i}_{i + 7}"
             folder.mkdir(parents=True)
-            for name, signal in zip(("mix.wav", *echoset.SOURCES), _signals(rng, 5000)):
+            for name, signal in zip(("mix.wav", *ECHOSET_SOURCES), _signals(rng, 5000)):
                 save_audio(folder / name, signal, RATE)
     (tmp_path / "EchoSet" / "test" / "incomplete").mkdir()
     save_audio(tmp_path / "EchoSet" / "test" / "incomplete" / "mix.wav", np.zeros(10, np.float32), RATE)
@@ -256,24 +263,23 @@ def echoset_root(tmp_path):
 
 
 def test_echoset_layout_and_evaluate(echoset_root, capsys):
-    items = echoset.echoset_items(echoset_root, "test")
+    items = echoset_items(echoset_root, "test")
     assert [m.parent.name for m, _ in items] == ["0_7", "1_8"]  # the folder without sources is left out
     assert [s.name for s in items[0][1]] == ["spk1_reverb.wav", "spk2_reverb.wav"]
-    assert echoset.main(["evaluate", "--root", str(echoset_root), "--methods", "mixture"]) == 0
+    assert echoset_evaluate.main(["--root", str(echoset_root), "--methods", "mixture"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 2
 
 
-@pytest.mark.parametrize("module", [libri2mix, echoset])
-@pytest.mark.parametrize("command", ["train", "evaluate"])
-def test_bad_root_is_one_line_and_exit_code_2(module, command, tmp_path, capsys):
-    extra = ["--out", str(tmp_path / "run")] if command == "train" else []
-    assert module.main([command, "--root", str(tmp_path / "nowhere"), *extra]) == 2
+@pytest.mark.parametrize("module", [libri2mix_train, libri2mix_evaluate, echoset_train, echoset_evaluate])
+def test_bad_root_is_one_line_and_exit_code_2(module, tmp_path, capsys):
+    extra = ["--out", str(tmp_path / "run")] if module in (libri2mix_train, echoset_train) else []
+    assert module.main(["--root", str(tmp_path / "nowhere"), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "nowhere" in err[0]
 
 
 def test_turns_arranges_the_speakers_and_runs_on_a_corpus_layout(tmp_path, data_dir, capsys):
-    from recipes.separation import turns
+    from recipes.separation.starter import turns
 
     a, b = np.ones(16000, np.float32), 2 * np.ones(16000, np.float32)
     rec = turns.recordings(a, b)

@@ -6,15 +6,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from tfsignal.io import load_audio, save_audio
+from tfsignal.splits import file_split, speaker_id, speaker_split
 from tfsignal.train.data import (
     Augment,
     MixingDataset,
     PairedFolderDataset,
     active_power,
     corpus_files,
-    file_split,
-    speaker_id,
-    speaker_split,
 )
 
 RATE = 16000

@@ -1,4 +1,4 @@
-"""The shipped TSPulse weights (models/pretrained/tspulse.*, made by `python -m recipes.tspulse pretrain`):
+"""The shipped TSPulse weights (models/pretrained/tspulse.*, made by `python -m recipes.series.tspulse.train`):
 they load, and zero-shot they impute and localise anomalies better than simple fills and than the
 same network untrained. Fixtures are synthetic with fixed seeds."""
 
@@ -42,7 +42,7 @@ def test_shipped_weights_load_with_their_training_summary(pretrained):
     assert pretrained.config.seq_len == LENGTH and pretrained.config.patch_len == 8
     assert not pretrained.training
     assert weights.config("tspulse")["training"]["steps"] > 0
-    assert weights.config("tspulse")["command"].startswith("python -m recipes.tspulse pretrain")
+    assert weights.config("tspulse")["command"].startswith("python -m recipes.series.tspulse.train")
 
 
 def test_zero_shot_imputation_beats_mean_fill_and_the_untrained_model(pretrained, untrained):

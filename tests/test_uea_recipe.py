@@ -1,11 +1,11 @@
-"""recipes.uea on a tiny local .ts dataset: the JSON summary, the saved model, and clear refusals."""
+"""recipes.series.uea.train on a tiny local .ts dataset: the JSON summary, the saved model, and clear refusals."""
 
 import json
 
 import numpy as np
 import pytest
 
-from recipes import uea
+from recipes.series.uea import train as uea
 from tfsignal.classification import SeriesClassifier
 
 

@@ -29,7 +29,7 @@ longest training series).
 ``fit(X, y, eval_set=(X_eval, y_eval))`` scores the final network on ``eval_set`` after every epoch
 of its training and keeps the accuracies in ``eval_accuracy_``, for reporting only: nothing is
 chosen by them. (The original MPTSNet script reports the best of these per-epoch test accuracies;
-``python -m recipes.uea --paper-protocol`` reproduces that number beside ours.)
+``python -m recipes.series.uea.train --paper-protocol`` reproduces that number beside ours.)
 """
 
 from __future__ import annotations

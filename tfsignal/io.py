@@ -29,6 +29,7 @@ __all__ = [
     "load_audio",
     "load_eeg",
     "save_audio",
+    "save_npz",
     "save_text",
     "audio_info",
     "check_output_path",
@@ -294,3 +295,17 @@ def save_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> Pa
     unless ``overwrite``."""
     path = check_output_path(path, overwrite)
     return write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """``np.savez`` of ``arrays`` to ``path`` atomically (temporary file + rename), replacing any file there.
+
+    The file is written through an open handle, so numpy writes exactly ``path`` (given a file name
+    without ".npz", it would add the suffix to the temporary file).
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return write_atomically(Path(path), write)

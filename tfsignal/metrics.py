@@ -1,5 +1,6 @@
-"""Signal metrics: SI-SDR, permutation-invariant wrapper, PESQ, ESTOI and DNSMOS wrappers; token and
-EEG/MEG metrics (codebook usage, unigram perplexity, variance explained, PSD similarity).
+"""Signal metrics: SI-SDR, permutation-invariant wrapper, BSS Eval SDR, overlap ratio of sources, PESQ,
+ESTOI and DNSMOS wrappers; token and EEG/MEG metrics (codebook usage, unigram perplexity, variance
+explained, PSD similarity).
 
 ``si_sdr`` and ``pit`` accept numpy arrays or torch tensors (batched over leading axes) and return
 the same kind; the torch versions are differentiable and serve as training losses. The token and
@@ -13,11 +14,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.fft import irfft, next_fast_len, rfft
+from scipy.linalg import solve_toeplitz
 from scipy.optimize import linear_sum_assignment
 
 from .frontends.resample import resample
 
 Array = np.ndarray | torch.Tensor
+SDR_FILTER_LENGTH = 512  # taps of BSS Eval's allowed distortion filter
 
 
 def si_sdr(estimate: Array, reference: Array, zero_mean: bool = True, eps: float = 1e-8) -> Array:
@@ -89,6 +93,43 @@ def pit(
     chosen = np.take_along_axis(np.asarray(pair), perms[:, None, :], axis=1)[:, 0]
     reordered = np.take_along_axis(np.asarray(estimates), perms[:, :, None], axis=1)
     return chosen.mean(-1), perms, reordered
+
+
+def sdr(estimate: np.ndarray, reference: np.ndarray, filter_length: int = SDR_FILTER_LENGTH) -> float:
+    """SDR in dB of one estimate (time,) against its reference (time,), as BSS Eval v3 defines it
+    (Vincent, Gribonval and Fevotte, 2006; mir_eval's ``bss_eval_sources``).
+
+    The target is the least-squares fit of the estimate by the reference filtered with any
+    ``filter_length``-tap FIR filter (a time-invariant distortion is allowed); the error is the rest.
+    The fit solves the Toeplitz normal equations of the reference's autocorrelation.
+    """
+    est, ref = np.asarray(estimate, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    size = next_fast_len(len(ref) + filter_length)
+    ref_f, est_f = rfft(ref, size), rfft(est, size)
+    auto = irfft(np.abs(ref_f) ** 2, size)[:filter_length]
+    cross = irfft(np.conj(ref_f) * est_f, size)[:filter_length]  # cross[l] = sum_t ref[t] est[t + l]
+    auto[0] += 1e-10 * auto[0] + 1e-20  # keeps the system solvable for silent or periodic references
+    taps = solve_toeplitz(auto, cross)
+    target = float(taps @ cross)  # energy of the projection
+    error = max(float(est @ est) - target, 1e-20)
+    return float(10 * np.log10(max(target, 1e-20) / error))
+
+
+def overlap_ratio(sources: np.ndarray, sample_rate: int) -> float:
+    """Share of the frames with speech in which two or more of ``sources`` (S, time) are active.
+
+    Frames are 20 ms long; a source is active in a frame within 30 dB of its own loudest frame
+    (the activity rule of :func:`tfsignal.train.data.active_power`).
+    """
+    from .train.data import ACTIVE_FLOOR_DB, FRAME_SECONDS
+
+    frame = round(FRAME_SECONDS * sample_rate)
+    n_frames = max(1, sources.shape[-1] // frame)
+    powers = np.square(sources[:, : n_frames * frame], dtype=np.float64).reshape(len(sources), n_frames, -1).mean(-1)
+    active = powers >= powers.max(-1, keepdims=True) * 10 ** (-ACTIVE_FLOOR_DB / 10)
+    active &= powers > 0
+    counts = active.sum(0)
+    return float((counts >= 2).sum() / max(1, (counts >= 1).sum()))
 
 
 def _mono_1d(x: Array, name: str) -> np.ndarray:

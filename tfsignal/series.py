@@ -54,6 +54,12 @@ def pad(series: list[np.ndarray], length: int | None = None) -> tuple[np.ndarray
     return out, mask
 
 
+def stretch(x: np.ndarray, length: int) -> np.ndarray:
+    """One series (n,) stretched or squeezed to (length,) by linear interpolation over the same span
+    (first and last values kept)."""
+    return np.interp(np.linspace(0, len(x) - 1, length), np.arange(len(x)), x)
+
+
 def resample(series: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
     """List of (C, T_i) -> series (n, length, C), each stretched or squeezed to ``length`` steps by linear
     interpolation over its own duration, and mask (n, length), all False (nothing is padding).

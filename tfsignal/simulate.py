@@ -13,15 +13,20 @@ numpy only. Every generator takes a ``seed`` and returns the same array for the 
   loadings, on top of a 1/f background per parcel. This is the generative picture behind HMM
   analyses of rest MEG (transient spectrally specific networks), not a fit to real data.
 
+- ``synthetic_series``: one univariate series with known structure (periodic waves, a trend, level
+  shifts and coloured noise), drawn from a caller's ``numpy`` generator; TSPulse pre-trains on them.
+
 Channels and parcels sit on a ring: "neighbours" and "networks" are arcs of it. The geometry is a
 device for smooth spatial correlation, not a head model.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["simulate_eeg", "simulate_meg"]
+__all__ = ["simulate_eeg", "simulate_meg", "synthetic_series"]
 
 EEG_SCALE = 1e-5  # volts: background rms per channel
 MEG_BANDS = ((8.0, 12.0), (15.0, 25.0), (4.0, 7.0))  # alpha, beta, theta: the bands of successive states
@@ -182,3 +187,48 @@ def simulate_meg(
         loading = peak * np.exp(-0.5 * (_arc_distance(angles, centre) / width) ** 2)  # (P,)
         x += loading[:, None] * (gate * rhythm)[None]
     return (x, states) if return_states else x
+
+
+def synthetic_series(rng: np.random.Generator, length: int = 512) -> np.ndarray:
+    """(length,) series: 0-3 periodic waves + a trend + level shifts + noise + an offset.
+
+    Waves are sine, square, sawtooth or triangle with log-uniform periods (4 steps to half the
+    length), random phases and amplitudes; the trend is none, linear or exponential; level shifts
+    come at Poisson(0.5) random places; the noise is white, AR(1) (unit stationary variance) or a
+    random walk, with a log-uniform scale. Each call draws from ``rng``, so a seeded generator gives
+    a reproducible stream of series.
+    """
+    from scipy.signal import lfilter
+
+    t = np.arange(length, dtype=np.float64)
+    x = np.zeros(length)
+    for _ in range(rng.integers(0, 4)):  # 0..3 periodic components
+        period = math.exp(rng.uniform(math.log(4), math.log(length / 2)))
+        cycle = t / period + rng.uniform()  # in cycles, random phase
+        shape = rng.choice(["sine", "square", "sawtooth", "triangle"], p=[0.6, 0.15, 0.15, 0.1])
+        if shape == "sine":
+            wave = np.sin(2 * np.pi * cycle)
+        elif shape == "square":
+            wave = np.sign(np.sin(2 * np.pi * cycle))
+        elif shape == "sawtooth":
+            wave = 2 * (cycle % 1) - 1
+        else:
+            wave = 2 * np.abs(2 * (cycle % 1) - 1) - 1
+        x += math.exp(rng.uniform(math.log(0.1), math.log(2))) * wave
+    trend = rng.choice(["none", "linear", "exponential"], p=[0.4, 0.4, 0.2])
+    if trend == "linear":
+        x += rng.uniform(-3, 3) * t / length
+    elif trend == "exponential":
+        rate = rng.uniform(1, 5)
+        x += rng.choice([-1, 1]) * rng.uniform(0.5, 3) * np.expm1(rate * t / length) / math.expm1(rate)
+    for position in rng.integers(1, length, size=rng.poisson(0.5)):  # level shifts
+        x[position:] += rng.normal(0, 1.5)
+    noise_scale = math.exp(rng.uniform(math.log(0.01), math.log(1)))
+    white = rng.standard_normal(length)
+    noise = rng.choice(["white", "ar1", "random_walk"], p=[0.4, 0.4, 0.2])
+    if noise == "ar1":
+        phi = rng.uniform(0.5, 0.99)
+        white = lfilter([math.sqrt(1 - phi**2)], [1, -phi], white)  # unit stationary variance
+    elif noise == "random_walk":
+        white = 0.1 * np.cumsum(white)
+    return x + noise_scale * white + rng.normal(0, 2)  # random offset too

@@ -1,1 +1,1 @@
-"""EEG recipes on the PhysioNet eegmmidb and eegmat datasets (loaders in recipes.eeg.data)."""
+"""EEG recipes: train the shipped tokenizers, decode held-out subjects, sleep staging, TUEV events."""

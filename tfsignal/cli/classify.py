@@ -10,7 +10,7 @@ def add_parser(sub, name: str) -> None:
         name,
         help="classify time series with a saved model",
         description="Predict one label per series in a .ts, .csv or .npy file with a classifier saved by "
-        "recipes.uea --out DIR (or SeriesClassifier.save). Prints one label per line, in file order; "
+        "recipes.series.uea.train --out DIR (or SeriesClassifier.save). Prints one label per line, in file order; "
         "with -o, writes them to a CSV file (index,label) instead.",
         epilog="example: tfsignal classify runs/japanesevowels JapaneseVowels_TEST.ts",
     )

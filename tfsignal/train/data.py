@@ -4,24 +4,25 @@
 - :class:`MixingDataset` mixes clean speech with real noise at random SNRs, with an optional
   :class:`Augment` (gain, EQ, reverb, band limit, clipping); every item is a pure function of
   ``(seed, epoch, index)`` so a validation set built from it is fixed and DataLoader workers agree.
-- :func:`speaker_split` / :func:`file_split` hold out speakers and noise recordings;
-  :func:`corpus_files` lists the offline corpus (``clean/**.flac``, ``noise/**.flac``).
+- :func:`corpus_files` lists the offline corpus (``clean/**.flac``, ``noise/**.flac``); its splits by
+  speaker and recording are in :mod:`tfsignal.splits`.
 
 Both datasets return ``(noisy, clean)`` float32 tensors shaped (time,). For speech separation:
 
 - :class:`SpeakerMixingDataset` mixes different speakers on the fly (overlap ratio, relative
   level, optional noise and reverb); :class:`SeparationFolderDataset` reads fixed mixtures and their
-  sources from folders (:func:`separation_files`: Libri2Mix's ``mix_clean/``, ``s1/``, ``s2/``).
+  sources from folders (:func:`separation_files`; the layouts of Libri2Mix, :func:`libri2mix_items`,
+  and EchoSet, :func:`echoset_items`).
 
 Both return ``(mixture (time,), sources (n_sources, time))`` float32 tensors.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import warnings
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from scipy.signal import butter, fftconvolve, lfilter, sosfiltfilt
 from torch.utils.data import Dataset
 
 from tfsignal.io import InputFileError, load_audio
+from tfsignal.splits import speaker_id
 
 __all__ = [
     "PairedFolderDataset",
@@ -38,9 +40,6 @@ __all__ = [
     "Augment",
     "paired_files",
     "match_pairs",
-    "speaker_id",
-    "speaker_split",
-    "file_split",
     "corpus_files",
     "active_power",
     "trim_silence",
@@ -50,6 +49,8 @@ __all__ = [
     "SpeakerMixingDataset",
     "SeparationFolderDataset",
     "separation_files",
+    "libri2mix_items",
+    "echoset_items",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -304,7 +305,7 @@ class Augment:
             x = self.eq(x, rng, sample_rate)
         if rng.random() < self.reverb_prob:
             reverberant, early = self.reverb(x, rng, sample_rate)
-            # drawn only when asked for, so the items of earlier settings stay the same
+            # drawn only when asked for, so with reverb_target_prob 0 the other draws stay the same
             keep_all = self.reverb_target_prob > 0 and rng.random() < self.reverb_target_prob
             return reverberant, reverberant if keep_all else early
         return x, x
@@ -339,95 +340,6 @@ def corpus_files(root: PathLike) -> tuple[list[Path], list[Path]]:
     if not clean or not noise:
         raise InputFileError(root, "not a speech corpus: expected clean/**/*.flac and noise/**/*.flac")
     return clean, noise
-
-
-_SPEAKER_PATTERNS = (
-    re.compile(r"^(\d+)-\d+-\d+$"),  # LibriSpeech: speaker-chapter-utterance
-    re.compile(r"^(p\d+)_\d+"),  # VCTK: p225_003
-    re.compile(r"(reader_\d+)"),  # DNS-Challenge clean speech: ..._reader_06709_...
-)
-
-
-def speaker_id(path: PathLike) -> str:
-    """Speaker of a speech file: the id in a LibriSpeech / VCTK / DNS file name, else the parent folder's name.
-
-    A recognised id is used alone (not with its folder), so one speaker copied into two folders is
-    still one speaker; an unrecognised folder (e.g. ``ljspeech/``) is taken as a single speaker.
-    """
-    path = Path(path)
-    for pattern in _SPEAKER_PATTERNS:
-        match = pattern.search(path.stem)
-        if match:
-            return match.group(1)
-    return path.parent.name
-
-
-def _counts(n: int, fractions: Sequence[float], at_least_one: bool) -> tuple[int, int, int]:
-    """Sizes (train, val, test) of ``n`` units; val and test get one each when asked and possible."""
-    total = sum(fractions)
-    n_val, n_test = (round(n * f / total) for f in fractions[1:])
-    if at_least_one:
-        n_val = max(n_val, 1) if fractions[1] > 0 else 0
-        n_test = max(n_test, 1) if fractions[2] > 0 else 0
-    n_val = min(n_val, max(0, n - 1 - n_test))
-    return n - n_val - n_test, n_val, n_test
-
-
-def _split_groups(
-    groups: dict[str, list], fractions: Sequence[float], rng: np.random.Generator, at_least_one: bool
-) -> tuple[list, list, list]:
-    keys = sorted(groups)
-    keys = [keys[i] for i in rng.permutation(len(keys))]
-    n_train, n_val, _ = _counts(len(keys), fractions, at_least_one)
-    parts = (keys[:n_train], keys[n_train : n_train + n_val], keys[n_train + n_val :])
-    return tuple(sorted((f for k in part for f in groups[k]), key=str) for part in parts)
-
-
-def speaker_split(
-    files: Sequence[PathLike], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
-) -> tuple[list, list, list]:
-    """Split speech files into (train, val, test) by speaker (:func:`speaker_id`): no speaker is in two parts.
-
-    Speakers are sorted, then shuffled with ``seed``, then cut by ``fractions`` of the speaker count,
-    so the result depends only on the file names and the seed.
-    """
-    groups: dict[str, list] = {}
-    for f in files:
-        groups.setdefault(speaker_id(f), []).append(f)
-    return _split_groups(groups, fractions, np.random.default_rng(seed), at_least_one=len(groups) >= 3)
-
-
-def _recording_id(path: Path) -> str:
-    # ESC-50/ESC-10 clips named fold-freesoundid-take (1-172649-A) are takes of one recording: keep them together.
-    match = re.match(r"^(\d+-\d+)-[A-Z]$", path.stem)
-    return match.group(1) if match else path.stem
-
-
-def file_split(
-    files: Sequence[PathLike], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
-) -> tuple[list, list, list]:
-    """Split noise files into (train, val, test) per recording, stratified by parent folder (noise family).
-
-    Each family is split on its own, so every family with at least 3 recordings has at least one in
-    train, val and test; smaller families go to train whole. Takes cut from one recording (ESC's
-    ``1-172649-A``, ``-B``, ...) stay together so no recording is heard in training and testing.
-    """
-    families: dict[str, dict[str, list]] = {}
-    for f in files:
-        path = Path(f)
-        families.setdefault(str(path.parent), {}).setdefault(_recording_id(path), []).append(f)
-    train, val, test = [], [], []
-    for family in sorted(families):
-        # A generator per family, so adding a family leaves the others' splits unchanged.
-        rng = np.random.default_rng([seed, zlib.crc32(Path(family).name.encode())])
-        recordings = families[family]
-        if len(recordings) < 3:
-            train += [f for fs in recordings.values() for f in fs]
-            continue
-        parts = _split_groups(recordings, fractions, rng, at_least_one=True)
-        for whole, part in zip((train, val, test), parts):
-            whole += part
-    return tuple(sorted(part, key=str) for part in (train, val, test))
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -553,8 +465,8 @@ class MixingDataset(Dataset):
     power) and a mixture RMS uniform in ``level_db`` dBFS. ``augment`` then degrades speech and
     mixture (:class:`Augment`). Both outputs are finally scaled together so neither peaks above 0.99.
 
-    Two options draw from a second generator, seeded ``(seed, epoch, index, 1)``, so that leaving
-    them at zero gives exactly the items of earlier versions: ``clean_prob``, the share of items
+    Two options draw from a second generator, seeded ``(seed, epoch, index, 1)``, so that turning
+    them on leaves every other random choice of an item as it is: ``clean_prob``, the share of items
     with no noise at all (the model must leave clean speech alone; ``snr_db`` is then inf), and
     ``synthetic_noise_prob``, the share whose noise is :func:`synthetic_noise` (coloured noise,
     hum, tones, or babble of 3-6 other training utterances) instead of a noise file.
@@ -833,6 +745,66 @@ def separation_files(mixture_dir: PathLike, source_dirs: Sequence[PathLike]) -> 
     return [
         (mix, [found[mix] for found in by_source]) for mix in sorted(by_source[0]) if all(mix in f for f in by_source)
     ]
+
+
+LIBRI2MIX_SOURCES = ("s1", "s2")
+
+
+def libri2mix_folder(root: PathLike, split: str, rate_folder: str = "wav16k", mode: str = "min") -> Path:
+    """The folder of one Libri2Mix split: ``root/wav16k/min/SPLIT``, or ``root/SPLIT`` when root is that level."""
+    root = Path(root)
+    for base in (root / rate_folder / mode, root):
+        if (base / split).is_dir():
+            return base / split
+    raise InputFileError(
+        root,
+        f"not a Libri2Mix folder: no {rate_folder}/{mode}/{split}/ (nor {split}/) with mix_clean/, s1/, s2/ inside",
+    )
+
+
+def libri2mix_items(
+    root: PathLike, split: str, mixture: str = "mix_clean", rate_folder: str = "wav16k", mode: str = "min"
+) -> list[tuple[Path, list[Path]]]:
+    """``(mixture, [s1, s2])`` paths of one Libri2Mix split (Cosentino et al., 2020), as LibriMix's generator
+    lays them out (``wav16k/min/{train-100,dev,test}/{mix_clean,mix_both,s1,s2}/ID.wav``).
+
+    When ``metadata/mixture_{split}_{mixture}.csv`` is there, its ``mixture_ID`` column lists the
+    mixtures, in its order (the paths in it are where the generator wrote them, so each file is
+    looked up under ``root``); otherwise every mixture with an s1/ and s2/ file of the same name is used.
+    """
+    folder = libri2mix_folder(root, split, rate_folder, mode)
+    metadata = folder.parent / "metadata" / f"mixture_{split}_{mixture}.csv"
+    if not metadata.exists():
+        return separation_files(folder / mixture, [folder / s for s in LIBRI2MIX_SOURCES])
+    with open(metadata, newline="") as f:
+        ids = [row["mixture_ID"] for row in csv.DictReader(f)]
+    items = [(folder / mixture / f"{i}.wav", [folder / s / f"{i}.wav" for s in LIBRI2MIX_SOURCES]) for i in ids]
+    missing = [p for mix, sources in items for p in (mix, *sources) if not p.exists()]
+    if missing or not items:
+        problem = f"{len(missing)} files it lists are missing, e.g. {missing[0]}" if missing else "lists no mixture"
+        raise InputFileError(metadata, problem)
+    return items
+
+
+ECHOSET_MIXTURE = "mix.wav"
+ECHOSET_SOURCES = ("spk1_reverb.wav", "spk2_reverb.wav")
+
+
+def echoset_items(root: PathLike, split: str) -> list[tuple[Path, list[Path]]]:
+    """``(mix.wav, [spk1_reverb.wav, spk2_reverb.wav])`` of every mixture folder under ``root/split``
+    of EchoSet (Xu et al., ICLR 2025): ``{train,val,test}/<mixture id>/``, possibly nested deeper.
+
+    A folder without both reverberant sources is left out; other files (dry sources) are ignored.
+    """
+    folder = Path(root) / split
+    if not folder.is_dir():
+        raise InputFileError(root, f"not an EchoSet folder: no {split}/ inside (expected train/, val/, test/)")
+    items = [(mix, [mix.parent / s for s in ECHOSET_SOURCES]) for mix in sorted(folder.rglob(ECHOSET_MIXTURE))]
+    items = [(mix, sources) for mix, sources in items if all(s.exists() for s in sources)]
+    if not items:
+        sources = " and ".join(ECHOSET_SOURCES)
+        raise InputFileError(folder, f"no mixture folder holding {ECHOSET_MIXTURE} with {sources}")
+    return items
 
 
 class SeparationFolderDataset(Dataset):

@@ -226,3 +226,43 @@ class Trainer:
         if self.world > 1:
             dist.barrier()
         return metrics
+
+
+def trainer_from_args(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, object], dict[str, torch.Tensor]],
+    dataset: Dataset,
+    args,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    device: str = "cpu",
+    best_metric: str = "pesq",
+    stateful: dict | None = None,
+) -> Trainer:
+    """A :class:`Trainer` configured from a recipe's parsed flags: ``out``, ``steps``, ``batch_size``,
+    ``lr``, ``val_every`` (also the checkpoint interval), ``num_workers``, ``seed`` and ``max_minutes``;
+    it keeps the weights with the best validation ``best_metric``."""
+    config = TrainConfig(
+        out_dir=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_every=args.val_every,
+        save_every=args.val_every,
+        num_workers=args.num_workers,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        best_metric=best_metric,
+    )
+    return Trainer(model, loss_fn, dataset, config, val_fn=val_fn, device=device, stateful=stateful or {})
+
+
+def fit_summary(trainer: Trainer, model: nn.Module, metrics: dict, started: float) -> dict:
+    """What a recipe prints after :meth:`Trainer.fit`: parameters, steps run, the best validation score
+    (``best_<metric>``), the last validation scores and the minutes since ``started`` (``time.time()``)."""
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "steps": trainer.step,
+        f"best_{trainer.config.best_metric}": trainer.best,
+        "last_val": metrics,
+        "minutes": round((time.time() - started) / 60, 1),
+    }

@@ -1,1 +1,0 @@
-"""Pieces shared by the recipes: evaluation of enhancers and baselines."""

@@ -1,0 +1,1 @@
+"""Sleep staging on a local copy of Sleep-EDF Expanded from EEG tokens."""

@@ -1,0 +1,1 @@
+"""Decoding held-out subjects of PhysioNet eegmmidb (motor imagery) and eegmat (mental arithmetic)."""

@@ -1,0 +1,1 @@
+"""Train the shipped EEG tokenizers on PhysioNet eegmat and eegmmidb plus simulated MEG."""

@@ -1,0 +1,1 @@
+"""MEG recipes: tokenise Cam-CAN parcel time courses, train MEG-GPT."""

@@ -1,0 +1,1 @@
+"""Cam-CAN resting-state MEG parcel time courses, tokenised for MEG-GPT."""

@@ -1,0 +1,1 @@
+"""Separation starter: speaker split and fixed mixtures of the offline corpus, training, evaluation."""

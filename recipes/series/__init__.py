@@ -1,0 +1,1 @@
+"""Time-series recipes: UEA/UCR classification and TSPulse pre-training."""

@@ -1,0 +1,1 @@
+"""TSPulse: pre-training on a mixed corpus, zero-shot anomaly detection and imputation."""

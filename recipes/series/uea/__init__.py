@@ -1,0 +1,1 @@
+"""UEA/UCR classification with MPTSNet or TSPulse, next to MiniRocket."""
