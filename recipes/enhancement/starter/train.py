@@ -27,6 +27,7 @@ import torch
 
 from tfsignal import models
 from tfsignal.arguments import recipe_parser
+from tfsignal.cli.common import UserError
 from tfsignal.io import InputFileError
 from tfsignal.splits import read_corpus_splits
 from tfsignal.train.data import Augment, MixingDataset, match_pairs
@@ -46,6 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--init",
         help="start from these weights instead of a fresh model: a shipped name (enhancer) or a folder/path "
         "with .json + .safetensors; its configuration replaces --model",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one field of --model's configuration (repeatable), e.g. --set channels=24",
     )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step and process")
@@ -82,6 +90,27 @@ def validation(val_dir: Path, n_clips: int, sample_rate: int):
     return validation_fn(match_pairs(val_dir / "noisy", val_dir / "clean")[:n_clips], sample_rate)
 
 
+def config_overrides(pairs: list[str]) -> dict:
+    """``["channels=24", "scan_backend=auto"]`` -> ``{"channels": 24, "scan_backend": "auto"}``."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def create(name: str, overrides: dict):
+    try:
+        return models.create(name, **overrides)
+    except TypeError as err:  # an unknown field: the registry names the known ones
+        raise UserError(str(err)) from None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -89,8 +118,10 @@ def main(argv=None) -> int:
     corpus, data = Path(args.corpus), Path(args.data)
     try:
         splits = read_corpus_splits(data, "python -m recipes.enhancement.starter.prepare")
-        model = models.load(args.init).train() if args.init else models.create(args.model)
-    except (InputFileError, FileNotFoundError) as err:
+        if args.init and args.set:
+            raise UserError("--set changes a fresh model's configuration; it cannot be used with --init")
+        model = models.load(args.init).train() if args.init else create(args.model, config_overrides(args.set))
+    except (InputFileError, FileNotFoundError, UserError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.init:
