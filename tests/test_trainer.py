@@ -227,3 +227,25 @@ def test_schedules_warm_up_then_decay_to_their_floor():
         reference.step(loss)
         assert plateau.step(loss) == optimizer.param_groups[0]["lr"]
     assert plateau.lr == 1e-4  # lowered four times, down to min_lr
+
+
+def test_the_estimators_train_through_the_shared_loop(monkeypatch):
+    from tfsignal.classification import SeriesClassifier
+    from tfsignal.tokenizers import SampleTokenizer, TFMTokenizer, TokenTransformerClassifier
+
+    runs, fit = [], Trainer.fit
+
+    def counted_fit(self):
+        runs.append(self.config.desc)
+        return fit(self)
+
+    monkeypatch.setattr(Trainer, "fit", counted_fit)
+    rng = np.random.default_rng(0)
+    eeg = rng.standard_normal((2, 2, 2000))
+    assert SampleTokenizer(sfreq=200, max_steps=2, progress=False).fit(eeg).n_steps_ == 2
+    assert len(TFMTokenizer(sfreq=200, max_steps=3, batch_size=2, progress=False).fit(eeg).loss_curve_) == 3
+    TokenTransformerClassifier(n_codes=8, epochs=1).fit(rng.integers(0, 8, (6, 2, 3)), [0, 1] * 3)
+    series = rng.standard_normal((12, 1, 32)).astype(np.float32)
+    small = dict(embed_dim=16, window_dim=32, ff_dim=32, cnn_hidden=16, heads=2)
+    SeriesClassifier("mptsnet", model_options=small, epochs=2, val_folds=2, progress=False).fit(series, [0, 1] * 6)
+    assert runs == ["fit sample", "fit tfm", "train", "select", "refit"]
