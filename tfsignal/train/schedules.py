@@ -6,8 +6,8 @@ training budget spent, from 0 to 1 (steps done over the step budget or minutes s
 budget, whichever is further along). A schedule that decays by ``progress`` therefore ends where
 the budget ends, whether steps or minutes run out first.
 
-- :func:`linear_warmup` and :func:`cosine_decay` are the two pieces; every warm-up + cosine
-  schedule here is their product.
+- :func:`linear_warmup` and :func:`cosine_decay` are the two pieces (their product is a warm-up
+  ramp laid over a cosine that spans the whole budget).
 - :func:`warmup_cosine`: warm-up over a share of the budget, then cosine decay over the rest.
 - :func:`warmup_cosine_steps`: warm-up over a number of optimiser steps (the same count whatever
   the budget), then cosine decay.
@@ -40,7 +40,9 @@ def cosine_decay(progress: float, min_ratio: float = 0.0, start: float = 0.0) ->
 def warmup_cosine(progress: float, warmup: float = 0.05, min_ratio: float = 0.0) -> float:
     """Linear warm-up over the first ``warmup`` share of the budget, then cosine decay from 1 to
     ``min_ratio`` over the rest."""
-    return linear_warmup(progress, warmup) * cosine_decay(progress, min_ratio, start=warmup)
+    if progress < warmup:
+        return progress / warmup
+    return cosine_decay(progress, min_ratio, start=warmup)
 
 
 def warmup_cosine_steps(
@@ -49,12 +51,13 @@ def warmup_cosine_steps(
     """Linear warm-up over the first ``warmup_steps`` optimiser steps, then cosine decay to ``min_ratio``.
 
     Step ``step`` runs at ``(step + 1) / warmup_steps`` of the peak, so the first step already moves
-    the weights. The cosine starts where the warm-up ends in a budget of ``steps`` steps (its share
-    ``warmup_steps / steps`` of the budget), or at the start without a step budget; during the
-    warm-up it is still close to 1 then.
+    the weights. The cosine spans the budget from where the warm-up ends in a budget of ``steps``
+    steps (its share ``warmup_steps / steps``), or the whole budget without a step budget (its
+    first, warm-up part left out then).
     """
-    start = warmup_steps / steps if steps else 0.0
-    return linear_warmup(step + 1, warmup_steps) * cosine_decay(progress, min_ratio, start)
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return cosine_decay(progress, min_ratio, start=warmup_steps / steps if steps else 0.0)
 
 
 def constant(step: int, progress: float) -> float:
