@@ -182,16 +182,13 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             score = (-loss, accuracy) if self.selection == "loss" else (accuracy, -loss)  # the larger the better
             return {"val_accuracy": accuracy, "val_loss": loss, "score": score}
 
-        config = TrainConfig(
-            out_dir=None,
+        config = TrainConfig.in_process(
             steps=epochs * steps_per_epoch,
             grad_clip=None,
             val_every=steps_per_epoch,
-            seed=None,
             best_metric="score",
             restore_best=folds is not None and (len(folds) == 1 or self.fold_ensemble),
             patience=None if folds is None else self.patience,
-            distributed=False,
             progress_bar=self.progress,
             desc=desc,
             leave=False,

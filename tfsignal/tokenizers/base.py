@@ -224,17 +224,13 @@ class TokenizerBase(TransformerMixin, BaseEstimator):
 
         # Progress runs by steps, or by time when max_minutes will stop training first, so the
         # learning-rate schedule (and the sample tokenizer's annealing) always completes.
-        config = TrainConfig(
-            out_dir=None,
+        config = TrainConfig.in_process(
             steps=self.max_steps,
             minutes=self.max_minutes,
             lr=self.lr,
-            betas=(0.9, 0.999),
             weight_decay=self.weight_decay,
             grad_clip=1.0,
             log_every=1,
-            seed=None,
-            distributed=False,
             progress_bar=self.progress,
             desc=f"fit {self.kind}",
             leave=False,

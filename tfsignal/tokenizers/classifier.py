@@ -105,15 +105,11 @@ class TokenTransformerClassifier(ClassifierMixin, BaseEstimator):
             for batch in torch.randperm(len(tokens), generator=generator).split(self.batch_size):
                 yield tokens[batch], labels[batch]
 
-        config = TrainConfig(
-            out_dir=None,
+        config = TrainConfig.in_process(
             steps=self.epochs * math.ceil(len(tokens) / self.batch_size),
             lr=self.lr,
-            betas=(0.9, 0.999),
             weight_decay=self.weight_decay,
             grad_clip=None,
-            seed=None,
-            distributed=False,
             progress_bar=False,
         )
         loss_fn = lambda network, batch: F.cross_entropy(network(batch[0]), batch[1])  # noqa: E731

@@ -83,6 +83,13 @@ class TrainConfig:
     desc: str = "train"  # the progress bar's label
     leave: bool = True  # keep the progress bar on screen when training ends
 
+    @classmethod
+    def in_process(cls, **fields) -> TrainConfig:
+        """A config for training as one part of other work (an estimator's ``fit``, a recipe's stage):
+        no files, torch's generator left as the caller seeded it, one process even under torchrun,
+        and PyTorch's usual AdamW betas (0.9, 0.999); ``fields`` set the rest."""
+        return cls(**{"out_dir": None, "seed": None, "distributed": False, "betas": (0.9, 0.999), **fields})
+
 
 def _distributed() -> tuple[int, int]:
     """(rank, world size), starting the process group when launched by torchrun."""

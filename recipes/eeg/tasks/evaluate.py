@@ -201,15 +201,11 @@ def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> TokenMethod:
                 window = torch.randint(train_windows.shape[1], (16,), generator=generator)
                 yield train_windows[picked, window], labels[picked]
 
-        config = TrainConfig(
-            out_dir=None,
+        config = TrainConfig.in_process(
             steps=steps,
             lr=1e-3,
-            betas=(0.9, 0.999),
             weight_decay=0.05,
             grad_clip=None,
-            seed=None,
-            distributed=False,
             progress_bar=False,
         )
         loss_fn = lambda net, batch: F.cross_entropy(net.classify(batch[0]), batch[1])  # noqa: E731

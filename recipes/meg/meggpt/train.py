@@ -293,14 +293,11 @@ def train(model, windows: Windows, args: argparse.Namespace) -> dict:
         while True:
             yield windows.batch(args.batch_size, rng)
 
-    config = TrainConfig(
-        out_dir=None,
+    config = TrainConfig.in_process(
         steps=args.steps,
         minutes=args.minutes,
         grad_clip=1.0,
         log_every=10,
-        seed=None,
-        distributed=False,
         progress_bar=not args.quiet,
     )
     optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98))

@@ -192,21 +192,17 @@ def pretrain(args: argparse.Namespace) -> int:
         )
         return {"corpus": corpus_meta, "training": training, "command": command}
 
-    config = TrainConfig(
-        out_dir=None,
+    config = TrainConfig.in_process(
         steps=args.steps,
         minutes=args.minutes,
         lr=args.lr,
-        betas=(0.9, 0.999),
         weight_decay=0.01,
         grad_clip=1.0,
         log_every=10,
         val_every=args.eval_every,
-        seed=None,
         best_metric="val_loss",
         best_mode="min",
         best_path=args.out,
-        distributed=False,
         desc="pretrain",
     )
     trainer = Trainer(
