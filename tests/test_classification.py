@@ -91,7 +91,7 @@ def test_the_selected_epoch_follows_the_pooled_loss_or_accuracy(monkeypatch, sel
         return correct[epoch] * len(y), losses[epoch] * len(y)
 
     monkeypatch.setattr("tfsignal.classification._evaluate", scripted)
-    monkeypatch.setattr(SeriesClassifier, "_epoch", lambda *args: 0.0)
+    monkeypatch.setattr(SeriesClassifier, "_loss", lambda *args: torch.zeros((), requires_grad=True))  # no training
     X, y = planted(8, 0)
     clf = SeriesClassifier(epochs=8, patience=8, val_folds=2, selection=selection, progress=False)
     clf.classes_ = np.unique(y)
@@ -175,12 +175,12 @@ def test_ensembles_refit_with_new_seeds_and_keep_fold_networks_at_the_chosen_epo
         return 0.5 * len(y), losses[(len(calls) - 1) // 3] * len(y)  # three folds score per epoch
 
     def one_epoch(self, net, *args):  # "training" adds 1 to the first weight, so it counts epochs
-        with torch.no_grad():
+        with torch.no_grad():  # (every fold and the refit fit one mini-batch: one per epoch)
             next(net.parameters()).view(-1)[0] += 1.0
-        return 0.0
+        return torch.zeros((), requires_grad=True)  # no gradient reaches the weights
 
     monkeypatch.setattr("tfsignal.classification._evaluate", scripted)
-    monkeypatch.setattr(SeriesClassifier, "_epoch", one_epoch)
+    monkeypatch.setattr(SeriesClassifier, "_loss", one_epoch)
     X, y = planted(12, 0)
     clf = SeriesClassifier("mptsnet", model_options=SMALL, epochs=6, patience=6, val_folds=3, progress=False)
     clf.set_params(ensemble=2, fold_ensemble=True).fit(X, y)

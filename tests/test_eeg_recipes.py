@@ -16,10 +16,10 @@ import pytest
 from recipes.eeg.sleep_edf import train as sleep_edf
 from recipes.eeg.tuev import train as tuev
 from recipes.meg.camcan import prepare as camcan
+from tfsignal.data.splits import split_subjects
 from tfsignal.evaluation import tokens as token_scoring
 from tfsignal.evaluation.tokens import evaluate_tokenizer
 from tfsignal.io import InputFileError
-from tfsignal.splits import split_subjects
 
 
 class DominantFrequencyTokenizer:

@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from recipes.eeg.tasks import evaluate as eeg_tasks
+from tfsignal.data.splits import split_subjects
 from tfsignal.eeg_datasets import (
     EEGMAT_CHANNELS,
     load_mental_arithmetic,
@@ -18,7 +19,6 @@ from tfsignal.eeg_datasets import (
     recording_paths,
 )
 from tfsignal.io import InputFileError
-from tfsignal.splits import split_subjects
 
 mne = pytest.importorskip("mne")
 

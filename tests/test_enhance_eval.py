@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
+from tfsignal.data.activity import active_power
 from tfsignal.io import load_audio, save_audio
 from tfsignal.metrics import si_sdr
-from tfsignal.train.data import active_power
 
 RATE = 16000
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,21 +16,21 @@ from recipes.separation.starter import evaluate as sep_eval
 from recipes.separation.starter import prepare as sep_prepare
 from recipes.separation.starter import train as sep_train
 from tfsignal import models, weights
-from tfsignal.evaluation.separation import oracle_irm, score
-from tfsignal.frontends import STFT
-from tfsignal.io import InputFileError, load_audio, save_audio
-from tfsignal.metrics import overlap_ratio, sdr, si_sdr
-from tfsignal.splits import speaker_id
-from tfsignal.train import pit_si_snr_loss
-from tfsignal.train.data import (
+from tfsignal.data.activity import active_power
+from tfsignal.data.folders import (
     ECHOSET_SOURCES,
     SeparationFolderDataset,
-    SpeakerMixingDataset,
-    active_power,
     echoset_items,
     libri2mix_items,
     separation_files,
 )
+from tfsignal.data.speech import SpeakerMixingDataset
+from tfsignal.data.splits import speaker_id
+from tfsignal.evaluation.separation import oracle_irm, score
+from tfsignal.frontends import STFT
+from tfsignal.io import InputFileError, load_audio, save_audio
+from tfsignal.metrics import overlap_ratio, sdr, si_sdr
+from tfsignal.train import pit_si_snr_loss
 
 RATE = 16000
 

@@ -5,15 +5,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from tfsignal.data.activity import active_power
+from tfsignal.data.augment import Augment
+from tfsignal.data.folders import PairedFolderDataset, corpus_files
+from tfsignal.data.speech import MixingDataset
+from tfsignal.data.splits import file_split, speaker_id, speaker_split
 from tfsignal.io import load_audio, save_audio
-from tfsignal.splits import file_split, speaker_id, speaker_split
-from tfsignal.train.data import (
-    Augment,
-    MixingDataset,
-    PairedFolderDataset,
-    active_power,
-    corpus_files,
-)
 
 RATE = 16000
 

@@ -34,8 +34,8 @@ chosen by them. (The original MPTSNet script reports the best of these per-epoch
 
 from __future__ import annotations
 
-import copy
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -45,11 +45,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from tqdm.auto import tqdm
+from torch import nn
 
 from tfsignal import models, weights
 from tfsignal.frontends import top_k_periods
 from tfsignal.series import Standardiser, as_series_list, pad, resample
+from tfsignal.train.schedules import Plateau, constant
+from tfsignal.train.trainer import TrainConfig, Trainer
 
 
 class SeriesClassifier(ClassifierMixin, BaseEstimator):
@@ -132,69 +134,78 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         on_epoch=None,
     ):
         """Adam + ReduceLROnPlateau on the training loss (as published), one network per fold trained
-        in lockstep. With ``folds`` [(fit_idx, val_idx), ...], every epoch scores each network on its
-        held-out part; the pooled loss over all held-out series (``selection="accuracy"``: the pooled
-        accuracy, ties broken by the loss) picks the epoch, and training stops ``patience`` epochs
-        after the best. Returns the networks (with folds: each as it was at the best epoch) and the
-        best epoch (``epochs`` without folds). Without folds, ``on_epoch(net)`` is called after every epoch."""
+        in lockstep by the shared loop (each step takes one mini-batch of every network's fold). With
+        ``folds`` [(fit_idx, val_idx), ...], every epoch scores each network on its held-out part;
+        the pooled loss over all held-out series (``selection="accuracy"``: the pooled accuracy, ties
+        broken by the loss) picks the epoch, and training stops ``patience`` epochs after the best.
+        Returns the networks (with folds: each as it was at the best epoch) and the best epoch
+        (``epochs`` without folds). Without folds, ``on_epoch(net)`` is called after every epoch."""
         X, mask, y = torch.from_numpy(X), torch.from_numpy(mask), torch.from_numpy(y)
-        parts = folds or [(np.arange(len(y)), None)]
-        runs = []
-        for fit_idx, _ in parts:
-            net = self._new_network(X.shape[1], X.shape[2], self.periods_, seed)
-            optimizer = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", factor=0.5, patience=10, min_lr=1e-4)
-            runs.append((net, optimizer, plateau, torch.from_numpy(fit_idx)))
+        parts = [torch.from_numpy(fit_idx) for fit_idx, _ in folds or [(np.arange(len(y)), None)]]
+        nets = nn.ModuleList([self._new_network(X.shape[1], X.shape[2], self.periods_, seed) for _ in parts])
+        optimizer = torch.optim.Adam(
+            [{"params": net.parameters()} for net in nets], lr=self.lr, weight_decay=self.weight_decay
+        )
+        plateaus = [Plateau(self.lr, factor=0.5, patience=10, min_lr=1e-4) for _ in nets]
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
-        best, best_epoch, stale = (-np.inf, -np.inf), epochs, 0  # the larger the better: (-loss, acc) or (acc, -loss)
-        best_state = None
-        bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not self.progress, leave=False)
-        for epoch in bar:
-            losses = [self._epoch(net, opt, X[idx], mask[idx], y[idx], generator) for net, opt, _, idx in runs]
-            for (_, _, plateau, _), loss in zip(runs, losses):
-                plateau.step(loss)
+        steps_per_epoch = max(math.ceil(len(idx) / self.batch_size) for idx in parts)
+        epoch_loss = [0.0] * len(nets)  # summed over the epoch's series, per network
+
+        def batches(epoch: int):  # each network's fold in its own shuffled order, a mini-batch of each per step
+            orders = [idx[torch.randperm(len(idx), generator=generator)] for idx in parts]
+            for start in range(0, steps_per_epoch * self.batch_size, self.batch_size):
+                yield [order[start : start + self.batch_size] for order in orders]
+
+        def loss_fn(model, batch) -> torch.Tensor:
+            total = 0.0
+            for k, (net, idx) in enumerate(zip(model, batch)):
+                if len(idx):  # a fold with fewer mini-batches sits the last steps out
+                    loss = self._loss(net, X[idx], mask[idx], y[idx])
+                    epoch_loss[k] += loss.item() * len(idx)
+                    total = total + loss
+            return total
+
+        def end_of_epoch(model) -> dict:
+            for k, (plateau, idx) in enumerate(zip(plateaus, parts)):
+                trainer.base_lrs[k] = plateau.step(epoch_loss[k] / len(idx))
+                epoch_loss[k] = 0.0
             if folds is None:
-                bar.set_postfix(loss=f"{losses[0]:.3f}")
                 if on_epoch is not None:
-                    on_epoch(runs[0][0])
-                continue
+                    on_epoch(model[0])
+                return {}
             correct = total_loss = 0.0
-            for (net, *_), (_, val_idx) in zip(runs, folds):
+            for net, (_, val_idx) in zip(model, folds):
                 n_correct, loss_sum = _evaluate(net, X[val_idx], mask[val_idx], y[val_idx])
                 correct, total_loss = correct + n_correct, total_loss + loss_sum
             n_val = sum(len(val_idx) for _, val_idx in folds)
-            accuracy, neg_loss = correct / n_val, -total_loss / n_val
-            score = (neg_loss, accuracy) if self.selection == "loss" else (accuracy, neg_loss)
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{accuracy:.3f}", val_loss=f"{-neg_loss:.3f}")
-            if score > best:
-                best, best_epoch, stale = score, epoch, 0
-                if len(runs) == 1 or self.fold_ensemble:
-                    best_state = [copy.deepcopy(net.state_dict()) for net, *_ in runs]
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    break
-        if folds is not None:
-            accuracy, neg_loss = best[::-1] if self.selection == "loss" else best
-            self.val_accuracy_, self.val_loss_ = accuracy, -neg_loss
-            if best_state is not None:
-                for (net, *_), state in zip(runs, best_state):
-                    net.load_state_dict(state)
-        return [net.eval() for net, *_ in runs], best_epoch
+            accuracy, loss = correct / n_val, total_loss / n_val
+            score = (-loss, accuracy) if self.selection == "loss" else (accuracy, -loss)  # the larger the better
+            return {"val_accuracy": accuracy, "val_loss": loss, "score": score}
 
-    def _epoch(self, net, optimizer, X, mask, y, generator) -> float:
-        """One pass over (X, mask, y) in shuffled mini-batches; returns the mean training loss."""
-        net.train()
-        order = torch.randperm(len(y), generator=generator)
-        total = 0.0
-        for start in range(0, len(y), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            loss = F.cross_entropy(net(X[idx], mask[idx]), y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        return total / len(y)
+        config = TrainConfig.in_process(
+            steps=epochs * steps_per_epoch,
+            grad_clip=None,
+            val_every=steps_per_epoch,
+            best_metric="score",
+            restore_best=folds is not None and (len(folds) == 1 or self.fold_ensemble),
+            patience=None if folds is None else self.patience,
+            progress_bar=self.progress,
+            desc=desc,
+            leave=False,
+        )
+        trainer = Trainer(nets, loss_fn, batches, config, val_fn=end_of_epoch, optimizer=optimizer, schedule=constant)
+        trainer.fit()
+        best_epoch = epochs
+        if folds is not None:
+            best = trainer.best_metrics or {"val_accuracy": -np.inf, "val_loss": np.inf}
+            self.val_accuracy_, self.val_loss_ = best["val_accuracy"], best["val_loss"]
+            if trainer.best_step is not None:
+                best_epoch = trainer.best_step // steps_per_epoch
+        return [net.eval() for net in nets], best_epoch
+
+    def _loss(self, net, X: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of ``net`` on one mini-batch."""
+        return F.cross_entropy(net(X, mask), y)
 
     def _folds(self, labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Stratified held-out parts of the training data: ``val_folds`` folds, or with

@@ -10,7 +10,7 @@ The datasets are read from a local folder laid out as::
 :func:`tfsignal.io.load_eeg`; a missing folder or file raises :class:`tfsignal.io.InputFileError`.
 Every loader returns ``(epochs, y, subjects)``: an ``mne.Epochs`` of unfiltered EEG (tokenizers see
 the raw signal; a baseline that wants a band filters it itself), integer labels and the subject of
-each epoch, for subject-wise splits (:func:`tfsignal.splits.split_subjects`).
+each epoch, for subject-wise splits (:func:`tfsignal.data.splits.split_subjects`).
 """
 
 from __future__ import annotations

@@ -119,9 +119,9 @@ def overlap_ratio(sources: np.ndarray, sample_rate: int) -> float:
     """Share of the frames with speech in which two or more of ``sources`` (S, time) are active.
 
     Frames are 20 ms long; a source is active in a frame within 30 dB of its own loudest frame
-    (the activity rule of :func:`tfsignal.train.data.active_power`).
+    (the activity rule of :func:`tfsignal.data.activity.active_power`).
     """
-    from .train.data import ACTIVE_FLOOR_DB, FRAME_SECONDS
+    from tfsignal.data.activity import ACTIVE_FLOOR_DB, FRAME_SECONDS
 
     frame = round(FRAME_SECONDS * sample_rate)
     n_frames = max(1, sources.shape[-1] // frame)

@@ -18,9 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from tfsignal.baselines import EnhanceFn, identity, rnnoise, spectral_gating
+from tfsignal.data.folders import match_pairs
 from tfsignal.io import load_audio
 from tfsignal.metrics import estoi, pesq, si_sdr
-from tfsignal.train.data import match_pairs
 
 __all__ = ["EnhanceFn", "METHODS", "METRICS", "evaluate_pairs", "add_scoring_flags", "score_folders"]
 

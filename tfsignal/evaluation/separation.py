@@ -33,11 +33,11 @@ import torch
 from tqdm import tqdm
 
 from tfsignal import models
+from tfsignal.data.folders import SeparationFolderDataset, separation_files
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError
 from tfsignal.metrics import overlap_ratio, pit, sdr, si_sdr
 from tfsignal.separation import separate
-from tfsignal.train.data import SeparationFolderDataset, separation_files
 
 __all__ = [
     "Separator",

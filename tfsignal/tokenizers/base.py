@@ -1,4 +1,4 @@
-"""What both tokenizers share: the estimator API, input handling, the training loop, save and load.
+"""What both tokenizers share: the estimator API, input handling, training, save and load.
 
 A tokenizer is a scikit-learn transformer over EEG/MEG. ``X`` is an ``mne.io.Raw`` (continuous:
 tokens come back as (n_channels, n_tokens)), an ``mne.Epochs`` (tokens (n_epochs, n_channels,
@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from tfsignal import weights
+from tfsignal.train.schedules import cosine_decay, linear_warmup
+from tfsignal.train.trainer import TrainConfig, Trainer
 
 
 def shipped_tokenizers(kind: str | None = None) -> list[str]:
@@ -214,32 +215,36 @@ class TokenizerBase(TransformerMixin, BaseEstimator):
             self.network_ = self._build().to(self.device)
         else:
             steps_before = self.n_steps_
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        start, self.loss_curve_ = time.monotonic(), []
-        bar = tqdm(
-            range(self.max_steps), desc=f"fit {self.kind}", disable=not self.progress, leave=False, mininterval=2
+
+        def windows(epoch: int):  # endless random windows of the training signals
+            while True:
+                rows = rng.integers(len(signals), size=self.batch_size)
+                offsets = rng.integers(signals.shape[-1] - window + 1, size=self.batch_size)
+                yield torch.from_numpy(np.stack([signals[r, o : o + window] for r, o in zip(rows, offsets)]))
+
+        # Progress runs by steps, or by time when max_minutes will stop training first, so the
+        # learning-rate schedule (and the sample tokenizer's annealing) always completes.
+        config = TrainConfig.in_process(
+            steps=self.max_steps,
+            minutes=self.max_minutes,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            grad_clip=1.0,
+            log_every=1,
+            progress_bar=self.progress,
+            desc=f"fit {self.kind}",
+            leave=False,
         )
-        self.network_.train()
-        for step in bar:
-            # Training progress in [0, 1): by steps, or by time when max_minutes will stop training first,
-            # so that the learning-rate schedule (and the sample tokenizer's annealing) always completes.
-            progress = step / self.max_steps
-            if self.max_minutes is not None:
-                progress = max(progress, (time.monotonic() - start) / (60 * self.max_minutes))
-            if progress >= 1:
-                break
-            for group in optimiser.param_groups:  # 5 % linear warm-up, then cosine decay
-                group["lr"] = self.lr * min(1.0, (progress + 1e-9) / 0.05) * 0.5 * (1 + math.cos(math.pi * progress))
-            rows = rng.integers(len(signals), size=self.batch_size)
-            offsets = rng.integers(signals.shape[-1] - window + 1, size=self.batch_size)
-            batch = np.stack([signals[r, o : o + window] for r, o in zip(rows, offsets)])
-            loss = self._train_step(torch.from_numpy(batch).to(self.device), progress)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
-            optimiser.step()
-            self.loss_curve_.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}", refresh=False)
+        trainer = Trainer(
+            self.network_,
+            lambda network, batch: self._train_step(batch, trainer.progress),
+            windows,
+            config,
+            device=self.device,
+            schedule=lambda step, progress: linear_warmup(progress, 0.05) * cosine_decay(progress),
+        )
+        trainer.fit()
+        self.loss_curve_ = trainer.loss_curve
         self.n_steps_ = steps_before + len(self.loss_curve_)
         self.network_.eval()
         self._after_fit(signals, rng)

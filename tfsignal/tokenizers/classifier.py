@@ -19,6 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from tfsignal.nn.attention import MultiHeadAttention
+from tfsignal.train.schedules import constant
+from tfsignal.train.trainer import TrainConfig, Trainer
 
 
 class _Layer(nn.Module):
@@ -96,16 +98,22 @@ class TokenTransformerClassifier(ClassifierMixin, BaseEstimator):
         if codebook is not None:
             with torch.no_grad():
                 self.network_.token.weight.copy_(codebook)
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         labels = torch.as_tensor(labels)
         generator = torch.Generator().manual_seed(self.random_state)
-        self.network_.train()
-        for _ in range(self.epochs):
+
+        def batches(epoch: int):  # the epochs in shuffled mini-batches of (tokens, labels)
             for batch in torch.randperm(len(tokens), generator=generator).split(self.batch_size):
-                loss = F.cross_entropy(self.network_(tokens[batch]), labels[batch])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                yield tokens[batch], labels[batch]
+
+        config = TrainConfig.in_process(
+            steps=self.epochs * math.ceil(len(tokens) / self.batch_size),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            grad_clip=None,
+            progress_bar=False,
+        )
+        loss_fn = lambda network, batch: F.cross_entropy(network(batch[0]), batch[1])  # noqa: E731
+        Trainer(self.network_, loss_fn, batches, config, schedule=constant).fit()
         self.network_.eval()
         return self
 

@@ -1,4 +1,5 @@
-"""Training: the step-based trainer (DDP through torchrun), losses and datasets."""
+"""Training: the one training loop (budget in steps or minutes, DDP through torchrun), its learning-rate
+schedules and the speech losses; datasets are in :mod:`tfsignal.data`."""
 
 from .losses import LossWeights, enhancement_loss, pit_si_snr_loss
 from .trainer import TrainConfig, Trainer

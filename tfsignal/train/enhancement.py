@@ -25,10 +25,10 @@ import torch
 from torch.utils.data import Subset
 
 from tfsignal import models
+from tfsignal.data.folders import PairedFolderDataset
 from tfsignal.io import InputFileError, load_audio
 from tfsignal.metrics import estoi, pesq, si_sdr
 from tfsignal.models.mambattention_stream import StreamingMambAttention
-from tfsignal.train.data import PairedFolderDataset
 from tfsignal.train.losses import enhancement_loss, mask_enhancement_loss
 from tfsignal.train.metric_gan import MetricGAN
 from tfsignal.train.trainer import Trainer, fit_summary, process_device, trainer_from_args

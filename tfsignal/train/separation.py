@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from tfsignal import models, weights
+from tfsignal.data.folders import SeparationFolderDataset
 from tfsignal.evaluation.separation import score
 from tfsignal.io import InputFileError
-from tfsignal.train.data import SeparationFolderDataset
 from tfsignal.train.losses import pit_si_snr_loss
 from tfsignal.train.trainer import fit_summary, trainer_from_args
 

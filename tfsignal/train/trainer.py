@@ -1,21 +1,42 @@
-"""A small step-based trainer: AdamW, gradient clipping, validation, checkpoint/resume, DDP via torchrun.
+"""The training loop: one optimiser loop for recipes and estimators, budgeted in steps or minutes.
+
+:class:`Trainer` minimises ``loss_fn(model, batch)`` (a tensor, or a dict of tensors whose
+``"total"`` is minimised and whose other terms are logged) with AdamW, or an optimiser it is
+given, until the budget is spent: ``steps`` optimiser steps or ``minutes`` of training, whichever
+comes first. Each parameter group's learning rate is its peak times ``schedule(step, progress)``,
+``progress`` being the share of the budget spent (:mod:`tfsignal.train.schedules`), so a run ended
+by its time budget still completes its schedule. ``max_minutes`` is different: it stops one run
+cleanly (with a checkpoint) without touching the schedule, and the next run resumes.
+
+``data`` is a torch ``Dataset`` (the trainer draws seeded, shuffled batches of ``batch_size``, each
+process its share under DDP) or a function ``epoch -> iterable of batches``: an estimator's own
+sampler, which may be endless.
+
+Validation: ``val_fn(model) -> dict`` runs every ``val_every`` steps and when training ends, on
+rank 0, on the bare model in eval mode without gradients. The best result by ``best_metric``
+(``best_mode`` "max" or "min"; a tuple compares item by item) is written once per improvement with
+its metadata (``best.safetensors`` + ``best.json`` in ``out_dir``, loadable with
+``tfsignal.models.load``, or ``best_path``), and with ``restore_best`` kept in memory and loaded
+back into the model when training ends. ``patience`` stops training after that many validations
+without improvement.
+
+Files in ``out_dir`` (None: nothing is written): ``last.pt`` (model, optimiser, step and minutes
+spent; resumed from automatically), the best weights and ``log.jsonl`` (one JSON object per log or
+validation event).
 
 Launch a script that calls :meth:`Trainer.fit` with ``python script.py`` for one process or with
 ``torchrun --nproc_per_node N script.py`` for data-parallel training (gloo on CPU, nccl on CUDA);
 the trainer reads torchrun's environment variables itself.
-
-Files in ``out_dir``: ``last.pt`` (model, optimiser and step; resumed from automatically),
-``best.safetensors`` + ``best.json`` (the weights with the best validation score, loadable with
-``tfsignal.models.load``) and ``log.jsonl`` (one JSON object per log or validation event).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,30 +44,51 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from tfsignal.models import save
+from tfsignal.train.schedules import warmup_cosine_steps
+
+LossFn = Callable[[nn.Module, object], "torch.Tensor | dict[str, torch.Tensor]"]
+Schedule = Callable[[int, float], float]
 
 
 @dataclass
 class TrainConfig:
-    out_dir: str = "runs/train"
-    steps: int = 10000
+    out_dir: str | None = "runs/train"  # None: no checkpoint, log or best file (estimators)
+    steps: int | None = 10000  # step budget (None: the time budget alone)
+    minutes: float | None = None  # time budget, summed over resumed runs; the schedule spans it
+    max_minutes: float = math.inf  # stop this run cleanly after this wall time (resume continues)
     batch_size: int = 4
     lr: float = 5e-4
     betas: tuple[float, float] = (0.8, 0.99)  # MP-SENet / MambAttention
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1  # cosine decay from lr to lr * min_lr_ratio
-    grad_clip: float = 5.0
+    grad_clip: float | None = 5.0  # None: gradients are not clipped
     num_workers: int = 0
     log_every: int = 25
     val_every: int = 250
     save_every: int = 250
-    seed: int = 0
-    # Validation metric to maximise for best.safetensors (its name in the dict val_fn returns).
+    seed: int | None = 0  # None: torch's generator is left as the caller seeded it
+    # Validation metric for the best weights (its name in the dict val_fn returns), and whether
+    # larger ("max") or smaller ("min") is better.
     best_metric: str = "pesq"
-    max_minutes: float = math.inf  # stop cleanly (with a checkpoint) after this much wall time
+    best_mode: str = "max"
+    best_path: str | None = None  # where the best weights go (default: out_dir/best)
+    restore_best: bool = False  # keep the best weights in memory and end training with them
+    patience: int | None = None  # stop after this many validations without a better best_metric
+    distributed: bool = True  # False: one process even under torchrun (an estimator inside a script)
+    progress_bar: bool = True
+    desc: str = "train"  # the progress bar's label
+    leave: bool = True  # keep the progress bar on screen when training ends
+
+    @classmethod
+    def in_process(cls, **fields) -> TrainConfig:
+        """A config for training as one part of other work (an estimator's ``fit``, a recipe's stage):
+        no files, torch's generator left as the caller seeded it, one process even under torchrun,
+        and PyTorch's usual AdamW betas (0.9, 0.999); ``fields`` set the rest."""
+        return cls(**{"out_dir": None, "seed": None, "distributed": False, "betas": (0.9, 0.999), **fields})
 
 
 def _distributed() -> tuple[int, int]:
@@ -65,59 +107,96 @@ def process_device(device: str | torch.device) -> torch.device:
     return device
 
 
-class Trainer:
-    """Train ``model`` on ``dataset`` by minimising ``loss_fn(model, batch)["total"]``.
+def _to_device(batch, device: torch.device):
+    """``batch`` with every tensor in it (also inside lists, tuples and dicts) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch
 
-    ``val_fn(model) -> dict[str, float]`` runs on rank 0 every ``val_every`` steps on the bare
-    (unwrapped) model in eval mode. ``stateful`` names further objects with ``state_dict`` and
-    ``load_state_dict`` that the loss trains (a metric discriminator): they are saved in ``last.pt``
-    and restored on resume when the checkpoint has them.
+
+class Trainer:
+    """Train ``model`` on ``data`` by minimising ``loss_fn(model, batch)``; see the module docstring.
+
+    ``stateful`` names further objects with ``state_dict`` and ``load_state_dict`` that the loss
+    trains (a metric discriminator): they are saved in ``last.pt`` and restored on resume when the
+    checkpoint has them. ``optimizer`` replaces the default AdamW (the peak learning rate of each of
+    its parameter groups is the one it was built with, kept in ``base_lrs``); ``schedule`` replaces
+    the default warm-up + cosine of ``config`` (:func:`~tfsignal.train.schedules.warmup_cosine_steps`).
+    ``best_meta(metrics) -> dict`` is the metadata written beside the best weights (default: the
+    step and the validation metrics).
+
+    While training, ``step`` counts the optimiser steps taken, ``progress`` is the share of the
+    budget spent when the current step began (what the schedule got), ``loss_curve`` holds this
+    run's total loss per step, and ``best``, ``best_step`` and ``best_metrics`` describe the best
+    validation so far.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        loss_fn: Callable[[nn.Module, object], dict[str, torch.Tensor]],
-        dataset: Dataset,
+        loss_fn: LossFn,
+        data: Dataset | Callable[[int], Iterable],
         config: TrainConfig,
-        val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
-        device: str = "cpu",
+        val_fn: Callable[[nn.Module], dict] | None = None,
+        device: str | torch.device = "cpu",
         stateful: dict[str, object] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        schedule: Schedule | None = None,
+        best_meta: Callable[[dict], dict] | None = None,
     ) -> None:
+        if config.steps is None and config.minutes is None:
+            raise ValueError("give a training budget: steps, minutes or both")
+        if config.best_mode not in ("max", "min"):
+            raise ValueError(f"best_mode must be 'max' or 'min', got {config.best_mode!r}")
         self.config = config
-        self.rank, self.world = _distributed()
-        self.device = process_device(device)
-        torch.manual_seed(config.seed)
+        self.rank, self.world = _distributed() if config.distributed else (0, 1)
+        self.device = process_device(device) if config.distributed else torch.device(device)
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
         self.model = model.to(self.device)
         self.net = nn.parallel.DistributedDataParallel(model) if self.world > 1 else model
-        self.loss_fn, self.val_fn, self.dataset = loss_fn, val_fn, dataset
+        self.loss_fn, self.val_fn, self.data = loss_fn, val_fn, data
         self.stateful = dict(stateful or {})
-        self.optimizer = torch.optim.AdamW(
+        self.optimizer = optimizer or torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
-        self.step = 0
-        self.best = -math.inf
-        self.out_dir = Path(config.out_dir)
-        if self.rank == 0:
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.schedule = schedule or self.default_schedule
+        self.best_meta = best_meta or (lambda metrics: {"step": self.step, "val": metrics})
+        self.step, self.progress, self.minutes_before = 0, 0.0, 0.0
+        self.loss_curve: list[float] = []
+        self.best = -math.inf if config.best_mode == "max" else math.inf
+        self.best_step: int | None = None
+        self.best_metrics: dict | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale = 0  # validations since the best
+        self.out_dir = None if config.out_dir is None else Path(config.out_dir)
+        if self.rank == 0 and self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
 
-    # ------------------------------------------------------------------ schedule and checkpoints
-
-    def lr_at(self, step: int) -> float:
+    def default_schedule(self, step: int, progress: float) -> float:
+        """Warm-up over ``warmup_steps``, then cosine decay to ``min_lr_ratio`` (of ``config``)."""
         cfg = self.config
-        if step < cfg.warmup_steps:
-            return cfg.lr * (step + 1) / cfg.warmup_steps
-        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warmup_cosine_steps(step, progress, cfg.warmup_steps, cfg.min_lr_ratio, cfg.steps)
 
-    def save_checkpoint(self) -> None:
-        if self.rank != 0:
+    # ------------------------------------------------------------------------- checkpoints and logs
+
+    def save_checkpoint(self, minutes: float) -> None:
+        """``out_dir/last.pt``, written atomically; ``minutes`` is the training time spent so far."""
+        if self.rank != 0 or self.out_dir is None:
             return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
+            "minutes": minutes,
             "best": self.best,
+            "best_step": self.best_step,
+            "stale": self.stale,
             "stateful": {name: obj.state_dict() for name, obj in self.stateful.items()},
         }
         tmp = self.out_dir / "last.pt.tmp"
@@ -126,24 +205,45 @@ class Trainer:
 
     def resume(self) -> bool:
         """Load ``out_dir/last.pt`` if it exists; True when training resumes from it."""
-        path = self.out_dir / "last.pt"
-        if not path.exists():
+        path = None if self.out_dir is None else self.out_dir / "last.pt"
+        if path is None or not path.exists():
             return False
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.step, self.best = int(state["step"]), float(state["best"])
+        self.step, self.best = int(state["step"]), state["best"]
+        self.minutes_before = float(state.get("minutes", 0.0))
+        self.best_step = state.get("best_step", self.step if self.best not in (math.inf, -math.inf) else None)
+        self.stale = int(state.get("stale", 0))
         for name, obj in self.stateful.items():
             if name in state.get("stateful", {}):
                 obj.load_state_dict(state["stateful"][name])
         return True
 
     def log(self, record: dict) -> None:
-        if self.rank == 0:
+        if self.rank == 0 and self.out_dir is not None:
             with open(self.out_dir / "log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def validate(self) -> dict[str, float] | None:
+    # ----------------------------------------------------------------------- validation and the best
+
+    def _improves(self, score) -> bool:
+        if score is None or (isinstance(score, float) and math.isnan(score)):
+            return False
+        if self.best_step is None:
+            return True
+        return score > self.best if self.config.best_mode == "max" else score < self.best
+
+    def _keep_best(self, metrics: dict) -> None:
+        cfg = self.config
+        path = cfg.best_path or (None if self.out_dir is None else self.out_dir / "best")
+        if path is not None:
+            save(self.model, path, **self.best_meta(metrics))
+        if cfg.restore_best:
+            self.best_state = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+
+    def validate(self) -> dict | None:
+        """Run ``val_fn`` (rank 0), log it and keep the weights when they are the best so far."""
         if self.val_fn is None or self.rank != 0:
             return None
         self.model.eval()
@@ -151,78 +251,144 @@ class Trainer:
             metrics = self.val_fn(self.model)
         self.model.train()
         self.log({"step": self.step, "val": metrics})
-        score = metrics.get(self.config.best_metric, -math.inf)
-        if score > self.best:
-            self.best = score
-            save(self.model, self.out_dir / "best", step=self.step, val=metrics)
+        score = metrics.get(self.config.best_metric)
+        if self._improves(score):
+            self.best, self.best_step, self.best_metrics, self.stale = score, self.step, metrics, 0
+            self._keep_best(metrics)
+        else:
+            self.stale += 1
         return metrics
 
-    # ------------------------------------------------------------------------------ the loop
+    def _agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag``, on every process."""
+        if self.world == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.broadcast(value, 0)
+        return bool(value.item())
+
+    # ------------------------------------------------------------------------------------ the batches
 
     def _batches_per_epoch(self) -> int:
-        per_rank = math.ceil(len(self.dataset) / self.world)  # DistributedSampler pads to equal shares
+        per_rank = math.ceil(len(self.data) / self.world)  # DistributedSampler pads to equal shares
         return max(1, per_rank // self.config.batch_size)
 
     def _loader(self, epoch: int, skip: int = 0) -> DataLoader:
         """Batches of ``epoch`` in their seeded order, the first ``skip`` left out (where a resumed run
         stopped), so a run resumed from a checkpoint sees the same batches as one that never stopped."""
-        cfg = self.config
-        if hasattr(self.dataset, "set_epoch"):  # on-the-fly datasets draw new mixtures every epoch
-            self.dataset.set_epoch(epoch)
+        cfg, seed = self.config, self.config.seed or 0
+        if hasattr(self.data, "set_epoch"):  # on-the-fly datasets draw new mixtures every epoch
+            self.data.set_epoch(epoch)
         if self.world > 1:
-            sampler = DistributedSampler(self.dataset, self.world, self.rank, shuffle=True, seed=cfg.seed)
+            sampler = DistributedSampler(self.data, self.world, self.rank, shuffle=True, seed=seed)
             sampler.set_epoch(epoch)
         else:
-            sampler = RandomSampler(self.dataset, generator=torch.Generator().manual_seed(cfg.seed + epoch))
+            sampler = RandomSampler(self.data, generator=torch.Generator().manual_seed(seed + epoch))
         if skip:  # only a resumed run's first epoch needs its order written out
             sampler = list(sampler)[skip * cfg.batch_size :]
-        return DataLoader(self.dataset, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True)
+        return DataLoader(self.data, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True)
 
-    def fit(self) -> dict[str, float] | None:
-        """Train until ``steps`` (resuming from ``last.pt``); returns the last validation metrics."""
+    def _batches(self) -> Iterator:
+        """Every batch from where the run stands, epoch after epoch; a resumed run continues the
+        order of an unbroken one."""
+        if isinstance(self.data, Dataset):
+            epoch, skip = divmod(self.step, self._batches_per_epoch())
+            epochs = (self._loader(e, skip if e == epoch else 0) for e in itertools.count(epoch))
+            start = 0
+        else:
+            epochs, start = (self.data(e) for e in itertools.count()), self.step
+        batches = self._chain(epochs)
+        return itertools.islice(batches, start, None)
+
+    @staticmethod
+    def _chain(epochs: Iterator[Iterable]) -> Iterator:
+        for batches in epochs:
+            empty = True
+            for batch in batches:
+                empty = False
+                yield batch
+            if empty:
+                raise ValueError("an epoch gave no batch: fewer items than batch_size, or an empty sampler")
+
+    # ------------------------------------------------------------------------------------- the loop
+
+    def _minutes(self, started: float) -> tuple[float, float]:
+        """(training minutes spent over all runs, this run's minutes), the same on every process."""
+        run = (time.monotonic() - started) / 60
+        if self.world > 1 and (self.config.minutes or math.isfinite(self.config.max_minutes)):
+            value = torch.tensor([run], device=self.device, dtype=torch.float64)
+            dist.all_reduce(value, dist.ReduceOp.MAX)  # processes whose clocks differ still stop together
+            run = float(value.item())
+        return self.minutes_before + run, run
+
+    def _progress(self, minutes: float) -> float:
+        """The share of the budget spent after ``minutes`` of training (an empty budget is spent)."""
+        cfg = self.config
+        by_steps = 0.0 if cfg.steps is None else self.step / cfg.steps if cfg.steps > 0 else 1.0
+        by_time = 0.0 if cfg.minutes is None else minutes / cfg.minutes if cfg.minutes > 0 else 1.0
+        return max(by_steps, by_time)
+
+    def fit(self) -> dict | None:
+        """Train until the budget is spent (resuming from ``last.pt``), ``max_minutes`` pass or
+        ``patience`` runs out; returns the last validation metrics."""
         cfg = self.config
         if self.resume():
             self.log({"step": self.step, "event": "resumed"})
-        if self.rank == 0:
-            self.log({"step": self.step, "event": "start", "world": self.world, "config": asdict(cfg)})
+        self.log({"step": self.step, "event": "start", "world": self.world, "config": asdict(cfg)})
         started = time.monotonic()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", unit="step")
+        self.progress = self._progress(self.minutes_before)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=self.rank != 0 or not cfg.progress_bar,
+            desc=cfg.desc,
+            unit="step",
+            leave=cfg.leave,
+            mininterval=1.0,
+        )
         self.model.train()
-        epoch, skip = divmod(self.step, self._batches_per_epoch())
-        running, metrics = {}, None
-        while self.step < cfg.steps:
-            for batch in self._loader(epoch, skip):
-                batch = [b.to(self.device) for b in batch]
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_at(self.step)
-                terms = self.loss_fn(self.net, batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
+        batches = self._batches()
+        running, metrics, done = {}, None, self.progress >= 1
+        while not done:
+            batch = _to_device(next(batches), self.device)
+            multiplier = self.schedule(self.step, self.progress)
+            for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = base_lr * multiplier
+            terms = self.loss_fn(self.net, batch)
+            if isinstance(terms, torch.Tensor):
+                terms = {"total": terms}
+            self.optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            if cfg.grad_clip is None:
+                self.optimizer.step()
+            else:
                 norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 if torch.isfinite(norm):  # skip a step whose gradient blew up rather than corrupt the weights
                     self.optimizer.step()
-                self.step += 1
-                bar.update(1)
-                for name, value in terms.items():  # NaN (a term with nothing to measure) is left out
-                    value, (total, count) = float(value.detach()), running.get(name, (0.0, 0))
-                    running[name] = (total + value, count + 1) if math.isfinite(value) else (total, count)
-                if self.step % cfg.log_every == 0:
-                    means = {k: total / count for k, (total, count) in running.items() if count}
-                    bar.set_postfix(loss=f"{means.get('total', math.nan):.3f}")
-                    self.log({"step": self.step, "lr": self.lr_at(self.step), "train": means})
-                    running = {}
-                timed_out = (time.monotonic() - started) / 60 > cfg.max_minutes
-                last = self.step >= cfg.steps or timed_out
-                if self.step % cfg.val_every == 0 or last:
-                    metrics = self.validate() or metrics
-                if self.step % cfg.save_every == 0 or last:
-                    self.save_checkpoint()
-                if last:
-                    break
-            epoch, skip = epoch + 1, 0
-            if (time.monotonic() - started) / 60 > cfg.max_minutes:
-                break
+            self.step += 1
+            bar.update(1)
+            for name, value in terms.items():  # NaN (a term with nothing to measure) is left out
+                value, (total, count) = float(value.detach()), running.get(name, (0.0, 0))
+                running[name] = (total + value, count + 1) if math.isfinite(value) else (total, count)
+                if name == "total":
+                    self.loss_curve.append(value)
+            if self.step % cfg.log_every == 0:
+                means = {k: total / count for k, (total, count) in running.items() if count}
+                bar.set_postfix(loss=f"{means.get('total', math.nan):.4g}", refresh=False)
+                self.log({"step": self.step, "lr": self.optimizer.param_groups[0]["lr"], "train": means})
+                running = {}
+            minutes, run_minutes = self._minutes(started)
+            self.progress = self._progress(minutes)
+            done = self.progress >= 1 or run_minutes > cfg.max_minutes
+            if self.step % cfg.val_every == 0 or done:
+                metrics = self.validate() or metrics
+                if cfg.patience is not None:
+                    done = self._agree(done or self.stale >= cfg.patience)
+            if self.step % cfg.save_every == 0 or done:
+                self.save_checkpoint(minutes)
         bar.close()
+        if cfg.restore_best and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
         if self.world > 1:
             dist.barrier()
         return metrics
@@ -230,10 +396,10 @@ class Trainer:
 
 def trainer_from_args(
     model: nn.Module,
-    loss_fn: Callable[[nn.Module, object], dict[str, torch.Tensor]],
+    loss_fn: LossFn,
     dataset: Dataset,
     args,
-    val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    val_fn: Callable[[nn.Module], dict] | None = None,
     device: str = "cpu",
     best_metric: str = "pesq",
     stateful: dict | None = None,

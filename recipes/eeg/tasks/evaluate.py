@@ -177,6 +177,8 @@ def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> TokenMethod:
     import torch.nn.functional as F
 
     from tfsignal import models
+    from tfsignal.train.schedules import constant
+    from tfsignal.train.trainer import TrainConfig, Trainer
 
     def windows(tokens: np.ndarray, context: int) -> torch.Tensor:  # (E, C, T) -> (E, n, C, context)
         n = tokens.shape[-1] // context
@@ -191,16 +193,23 @@ def meggpt_head(tokenizer, steps: int = 300, seed: int = 0) -> TokenMethod:
         )
         context = model.config.context
         train_windows, labels = windows(train, context), torch.from_numpy(labels)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
         generator = torch.Generator().manual_seed(seed)
-        model.train()
-        for _ in range(steps):
-            epoch = torch.randint(len(train_windows), (16,), generator=generator)
-            window = torch.randint(train_windows.shape[1], (16,), generator=generator)
-            loss = F.cross_entropy(model.classify(train_windows[epoch, window]), labels[epoch])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+
+        def batches(pass_number: int):  # endless: 16 random windows of random training epochs, with their labels
+            while True:
+                picked = torch.randint(len(train_windows), (16,), generator=generator)
+                window = torch.randint(train_windows.shape[1], (16,), generator=generator)
+                yield train_windows[picked, window], labels[picked]
+
+        config = TrainConfig.in_process(
+            steps=steps,
+            lr=1e-3,
+            weight_decay=0.05,
+            grad_clip=None,
+            progress_bar=False,
+        )
+        loss_fn = lambda net, batch: F.cross_entropy(net.classify(batch[0]), batch[1])  # noqa: E731
+        Trainer(model, loss_fn, batches, config, schedule=constant).fit()
         model.eval()
         with torch.inference_mode():
             test_windows = windows(test, context)  # (E, n, C, context)

@@ -24,9 +24,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tfsignal.arguments import recipe_parser
+from tfsignal.data.speech import MixingDataset
+from tfsignal.data.splits import saved_corpus_splits, speaker_id
 from tfsignal.io import save_audio
-from tfsignal.splits import saved_corpus_splits, speaker_id
-from tfsignal.train.data import MixingDataset
 
 SNR_CYCLE_DB = (-5.0, 0.0, 5.0, 10.0, 15.0)
 

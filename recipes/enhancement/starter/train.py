@@ -9,9 +9,10 @@
 
 Training mixtures come from the train speakers and train noise files of ``splits.json`` (written
 by prepare), with the share of clean-only inputs, synthetic noise and reverberant targets the flags
-set (tfsignal.train.data.MixingDataset, Augment); validation scores a fixed subset of ``val/``
-after every ``--val-every`` steps and keeps the best weights (by PESQ) as ``OUT/best.safetensors``
-+ ``best.json``. Re-running the same command resumes from ``OUT/last.pt``. The last line printed is a JSON summary.
+set (tfsignal.data.speech.MixingDataset, tfsignal.data.augment.Augment); validation scores a fixed
+subset of ``val/`` after every ``--val-every`` steps and keeps the best weights (by PESQ) as
+``OUT/best.safetensors`` + ``best.json``. Re-running the same command resumes from ``OUT/last.pt``.
+The last line printed is a JSON summary.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import torch
 from tfsignal import models
 from tfsignal.arguments import recipe_parser
 from tfsignal.cli.common import UserError
+from tfsignal.data.augment import Augment
+from tfsignal.data.folders import match_pairs
+from tfsignal.data.speech import MixingDataset
+from tfsignal.data.splits import read_corpus_splits
 from tfsignal.io import InputFileError
-from tfsignal.splits import read_corpus_splits
-from tfsignal.train.data import Augment, MixingDataset, match_pairs
 from tfsignal.train.enhancement import add_metric_gan_flag, make_trainer, validation_fn
 from tfsignal.train.trainer import fit_summary
 

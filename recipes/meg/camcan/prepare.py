@@ -51,9 +51,9 @@ from typing import NamedTuple
 import numpy as np
 
 from tfsignal.arguments import positive_int, recipe_parser
+from tfsignal.data.splits import split_subjects
 from tfsignal.evaluation.tokens import load_tokenizer
 from tfsignal.io import InputFileError, load_eeg, save_npz
-from tfsignal.splits import split_subjects
 
 SFREQ = 250  # Hz
 N_PARCELS = 52

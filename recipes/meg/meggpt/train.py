@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,8 @@ from tfsignal.arguments import usage_error
 from tfsignal.evaluation.tokens import load_tokenizer
 from tfsignal.frontends import resample
 from tfsignal.io import save_npz
+from tfsignal.train.schedules import warmup_cosine
+from tfsignal.train.trainer import TrainConfig, Trainer
 
 EVAL_WINDOWS = 256  # held-out windows scored (evenly spaced)
 
@@ -273,15 +274,6 @@ class Windows:
         return torch.stack(windows)
 
 
-def learning_rate(progress: float, peak: float, warmup: float) -> float:
-    """At ``progress`` (0 to 1) through the budget: linear warm-up over its first ``warmup`` share, then cosine
-    decay to 5 % of ``peak`` at the end."""
-    if progress < warmup:
-        return peak * max(progress / warmup, 0.01)
-    decay = (progress - warmup) / (1.0 - warmup)
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(decay, 1.0))))
-
-
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on the Linear weight matrices only (not on embeddings, norms or biases)."""
     decay = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear)}
@@ -293,35 +285,36 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def train(model, windows: Windows, args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
+    """Train ``model`` with the library's loop: linear warm-up over the first ``--warmup`` share of the
+    budget, then cosine decay to 5 % of ``--lr`` at its end (the first steps at 1 % at least)."""
     rng = np.random.default_rng(args.seed)
+
+    def batches(epoch: int):
+        while True:
+            yield windows.batch(args.batch_size, rng)
+
+    config = TrainConfig.in_process(
+        steps=args.steps,
+        minutes=args.minutes,
+        grad_clip=1.0,
+        log_every=10,
+        progress_bar=not args.quiet,
+    )
     optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98))
-    budget = None if args.minutes is None else 60 * args.minutes
-    started, step, recent = time.time(), 0, []
-    bar = tqdm(total=args.steps, desc="train", mininterval=5, file=sys.stderr, disable=args.quiet)
-    model.train()
-    while True:
-        elapsed = time.time() - started
-        progress = max(step / args.steps if args.steps else 0.0, elapsed / budget if budget else 0.0)
-        if progress >= 1.0:
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(progress, args.lr, args.warmup)
-        loss = model.loss(windows.batch(args.batch_size, rng))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        recent = (recent + [loss.item()])[-50:]
-        bar.update(1)
-        bar.set_postfix(loss=f"{recent[-1]:.3f}", refresh=False)
-    bar.close()
+    started = time.time()
+    trainer = Trainer(
+        model,
+        lambda net, batch: net.loss(batch),
+        batches,
+        config,
+        optimizer=optimizer,
+        schedule=lambda step, progress: max(0.01, warmup_cosine(progress, args.warmup, min_ratio=0.05)),
+    )
+    trainer.fit()
     model.eval()
     return {
-        "steps": step,
-        "train_loss": round(float(np.mean(recent)), 4),
+        "steps": trainer.step,
+        "train_loss": round(float(np.mean(trainer.loss_curve[-50:])), 4),
         "train_minutes": round((time.time() - started) / 60, 2),
     }
 

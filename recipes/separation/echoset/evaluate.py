@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 
 from tfsignal.arguments import recipe_parser
+from tfsignal.data.folders import echoset_items
 from tfsignal.evaluation.separation import add_folder_evaluation_flags, evaluate_folders
-from tfsignal.train.data import echoset_items
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import shlex
 import sys
 
 from tfsignal.arguments import recipe_parser
-from tfsignal.train.data import echoset_items
+from tfsignal.data.folders import echoset_items
 from tfsignal.train.separation import add_folder_training_flags, train_on_folders
 
 MODULE = "recipes.separation.echoset.train"

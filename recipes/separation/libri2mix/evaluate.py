@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 
 from tfsignal.arguments import recipe_parser
+from tfsignal.data.folders import libri2mix_items
 from tfsignal.evaluation.separation import add_folder_evaluation_flags, evaluate_folders
-from tfsignal.train.data import libri2mix_items
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import shlex
 import sys
 
 from tfsignal.arguments import recipe_parser
-from tfsignal.train.data import libri2mix_items
+from tfsignal.data.folders import libri2mix_items
 from tfsignal.train.separation import add_folder_training_flags, train_on_folders
 
 MODULE = "recipes.separation.libri2mix.train"

@@ -28,9 +28,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tfsignal.arguments import recipe_parser
+from tfsignal.data.speech import SpeakerMixingDataset
+from tfsignal.data.splits import saved_corpus_splits, speaker_id
 from tfsignal.io import InputFileError, save_audio, save_text
-from tfsignal.splits import saved_corpus_splits, speaker_id
-from tfsignal.train.data import SpeakerMixingDataset
 
 OVERLAP_CYCLE = (0.0, 0.25, 0.5, 0.75, 1.0)
 PART_SEEDS = {"val": 1, "test": 2}  # val and test draw different mixing choices from one --seed

@@ -8,7 +8,7 @@
 On a 2-core CPU, two one-thread processes (``--batch-size 4`` each) ran ``tiger-tiny`` at 3.75 s per
 step of 8 one-second mixtures, against 5.8 s for one two-thread process with ``--batch-size 8``.
 
-Training mixtures (:class:`tfsignal.train.data.SpeakerMixingDataset`) pair two different speakers
+Training mixtures (:class:`tfsignal.data.speech.SpeakerMixingDataset`) pair two different speakers
 of the train split in ``splits.json`` (written by prepare) at a random overlap ratio and relative
 level, with optional noise from the train noise files (``--noise-prob``) and reverb
 (``--reverb-prob``). The loss is permutation-invariant SI-SNR. Every ``--val-every`` steps the model
@@ -26,10 +26,10 @@ import sys
 from pathlib import Path
 
 from tfsignal.arguments import recipe_parser
+from tfsignal.data.speech import SpeakerMixingDataset
+from tfsignal.data.splits import read_corpus_splits
 from tfsignal.evaluation.separation import prepared_set
 from tfsignal.io import InputFileError
-from tfsignal.splits import read_corpus_splits
-from tfsignal.train.data import SpeakerMixingDataset
 from tfsignal.train.separation import add_training_flags, create_separator, fit
 
 

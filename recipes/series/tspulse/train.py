@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 import time
@@ -33,6 +32,8 @@ import torch
 from tfsignal.arguments import recipe_parser, usage_error
 from tfsignal.series import stretch
 from tfsignal.simulate import synthetic_series
+from tfsignal.train.schedules import warmup_cosine_steps
+from tfsignal.train.trainer import TrainConfig, Trainer
 
 WINDOW = 512  # the model's context
 TEST_ONLY_SETS = ("BasicMotions", "JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand")  # train split only
@@ -128,14 +129,9 @@ def validation_loss(model, batches: list[torch.Tensor]) -> float:
     return total / len(batches)
 
 
-def learning_rate(step: int, progress: float, peak: float, warmup: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine from ``peak`` to peak / 20 over progress 0..1."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
 def pretrain(args: argparse.Namespace) -> int:
+    """Pre-train with the library's loop: linear warm-up over ``--warmup`` steps, then cosine decay from
+    ``--lr`` to a twentieth of it over the budget; the weights with the lowest validation loss are kept."""
     from tqdm import tqdm
 
     from tfsignal import models
@@ -151,23 +147,32 @@ def pretrain(args: argparse.Namespace) -> int:
     val_rng = np.random.default_rng(args.seed + 1)  # never used for training batches
     val_batches = [Corpus(val_series).batch(64, val_rng) for _ in range(4)]
     model = models.create("tspulse", dropout=args.dropout, head_dropout=args.dropout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     rng = np.random.default_rng(args.seed)
     n_windows = {name: len(pool) for name, pool in train_series.items()}
     print(f"corpus: {sum(n_windows.values())} real series in {len(n_windows)} sets + synthetic", file=sys.stderr)
-
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    budget = None if args.minutes is None else 60 * args.minutes
-    best = {"val_loss": math.inf, "step": 0}
-    step = 0
 
-    def save_best(val: float) -> None:
-        """Save the model as it is now, the best so far (a stopped run keeps its last best)."""
-        best.update(val_loss=val, step=step)
+    def batches(epoch: int):  # a batch of windows with its mask type and ratio
+        while True:
+            mask_type = ("hybrid", "block")[int(rng.integers(2))]
+            mask_ratio = float(rng.uniform(0.1, 0.55))  # spans the evaluated ratios 12.5..50 %
+            yield corpus.batch(args.batch_size, rng), mask_type, mask_ratio
+
+    def loss_fn(net, batch) -> dict:
+        x, mask_type, mask_ratio = batch
+        return net.pretrain_loss(x, mask_type=mask_type, mask_ratio=mask_ratio)
+
+    def val_fn(net) -> dict:
+        val = validation_loss(net, val_batches)
+        tqdm.write(f"step {trainer.step} ({(time.time() - started) / 60:.1f} min): val loss {val:.4f}", file=sys.stderr)
+        return {"val_loss": val}
+
+    def best_meta(metrics: dict) -> dict:
+        """What the saved model card says: the training run so far, the corpus and the command."""
         training = {
-            "steps": step,
-            "val_loss": round(val, 4),
+            "steps": trainer.step,
+            "val_loss": round(metrics["val_loss"], 4),
             "minutes": round((time.time() - started) / 60, 1),
             "batch_size": args.batch_size,
             "lr": args.lr,
@@ -185,36 +190,33 @@ def pretrain(args: argparse.Namespace) -> int:
         command = "python -m recipes.series.tspulse.train " + shlex.join(
             sys.argv[1:] if args.argv is None else args.argv
         )
-        models.save(model, args.out, corpus=corpus_meta, training=training, command=command)
+        return {"corpus": corpus_meta, "training": training, "command": command}
 
-    bar = tqdm(total=args.steps, desc="pretrain", mininterval=10, file=sys.stderr)
-    while True:
-        elapsed = time.time() - started
-        progress = max(step / args.steps if args.steps else 0.0, elapsed / budget if budget else 0.0)
-        if progress >= 1.0:
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, progress, args.lr, args.warmup)
-        mask_type = ("hybrid", "block")[int(rng.integers(2))]
-        mask_ratio = float(rng.uniform(0.1, 0.55))  # spans the evaluated ratios 12.5..50 %
-        losses = model.pretrain_loss(corpus.batch(args.batch_size, rng), mask_type=mask_type, mask_ratio=mask_ratio)
-        optimizer.zero_grad()
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses['total'].item():.3f}", refresh=False)
-        if step % args.eval_every == 0:
-            val = validation_loss(model, val_batches)
-            tqdm.write(f"step {step} ({elapsed / 60:.1f} min): val loss {val:.4f}", file=sys.stderr)
-            if val < best["val_loss"]:
-                save_best(val)
-    bar.close()
-    val = validation_loss(model, val_batches)
-    if val < best["val_loss"]:
-        save_best(val)
-    summary = {"out": args.out, "steps": step, "best_step": best["step"], "val_loss": round(best["val_loss"], 4)}
+    config = TrainConfig.in_process(
+        steps=args.steps,
+        minutes=args.minutes,
+        lr=args.lr,
+        weight_decay=0.01,
+        grad_clip=1.0,
+        log_every=10,
+        val_every=args.eval_every,
+        best_metric="val_loss",
+        best_mode="min",
+        best_path=args.out,
+        desc="pretrain",
+    )
+    trainer = Trainer(
+        model,
+        loss_fn,
+        batches,
+        config,
+        val_fn=val_fn,
+        schedule=lambda step, progress: warmup_cosine_steps(step, progress, args.warmup, min_ratio=0.05),
+        best_meta=best_meta,
+    )
+    trainer.fit()
+    summary = {"out": args.out, "steps": trainer.step, "best_step": trainer.best_step or 0}
+    summary["val_loss"] = round(trainer.best, 4)
     print(json.dumps({**summary, "minutes": round((time.time() - started) / 60, 1)}))
     return 0
 

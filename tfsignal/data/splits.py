@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tfsignal.data.folders import corpus_files
+from tfsignal.io import InputFileError, save_text
+
 __all__ = [
     "speaker_id",
     "speaker_split",
@@ -131,8 +134,6 @@ def corpus_splits(corpus: PathLike, seed: int = 0, fractions: tuple[float, float
     relative to ``corpus`` (POSIX style), as a recipe writes it to ``splits.json``. A folder that is
     not a speech corpus raises :class:`tfsignal.io.InputFileError`.
     """
-    from .train.data import corpus_files
-
     corpus = Path(corpus)
     clean, noise = corpus_files(corpus)
     clean_parts = speaker_split(clean, fractions, seed)
@@ -149,8 +150,6 @@ def corpus_splits(corpus: PathLike, seed: int = 0, fractions: tuple[float, float
 def saved_corpus_splits(corpus: PathLike, out: PathLike, seed: int = 0, overwrite: bool = False) -> tuple[dict, bool]:
     """``(splits, written)``: the :func:`corpus_splits` saved in ``out/splits.json``, or, when there are
     none there or ``overwrite``, new ones written there (atomically; the corpus is checked first)."""
-    from .io import save_text
-
     path = Path(out) / "splits.json"
     if path.exists() and not overwrite:
         return json.loads(path.read_text()), False
@@ -163,8 +162,6 @@ def saved_corpus_splits(corpus: PathLike, out: PathLike, seed: int = 0, overwrit
 def read_corpus_splits(data: PathLike, prepare_command: str) -> dict:
     """The ``splits.json`` a prepare step wrote into ``data``; :class:`tfsignal.io.InputFileError` naming
     ``prepare_command`` when it is missing."""
-    from .io import InputFileError
-
     path = Path(data) / "splits.json"
     if not path.exists():
         raise InputFileError(path, f"missing; run {prepare_command} first")
