@@ -36,9 +36,9 @@ def build(name: str):
     if name == "paper":
         tok = TFMTokenizer.from_preset("paper", sfreq=256.0, max_steps=1, progress=False)
         return tok.fit(np.random.default_rng(0).standard_normal((1, 2560)))
-    from tfsignal.cli.tokenize import load_tokenizer
+    from tfsignal.tokenizers import load_tokenizer
 
-    return load_tokenizer(name).set_params(sfreq=256.0, progress=False)
+    return load_tokenizer(name).set_params(progress=False)
 
 
 def main() -> None:
@@ -62,9 +62,9 @@ def main() -> None:
         net.tokens = lambda signals: net.quantizer.codes(net.encode(net.spectrogram(signals), signals))
     for threads in args.threads:
         torch.set_num_threads(threads)
-        tok.transform(x[:, : int(10 * rate)])  # warm-up
+        tok.transform(x[:, : int(10 * rate)], sfreq=rate)  # warm-up
         start = time.perf_counter()
-        tokens = tok.transform(x)
+        tokens = tok.transform(x, sfreq=rate)
         elapsed = time.perf_counter() - start
         row = {
             "tokenizer": args.tokenizer + (" (plain forward)" if args.plain else ""),

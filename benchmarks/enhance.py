@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 CONFIGS = ["mambattention-stream", "mambattention-tiny", "mambattention-small", "semamba", "mambattention"]
-GTCRN = "../shared/anchors/gtcrn/gtcrn_simple.onnx"
 
 
 def measure(name: str, seconds: float, chunk_seconds: float) -> dict:
@@ -175,7 +174,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="model for --long-minutes (default: the shipped enhancer)")
     parser.add_argument("--streaming", action="store_true", help="streaming RTF table (ONNX per hop, GTCRN, offline)")
     parser.add_argument("--stream-model", default="mambattention-stream", help="model for --streaming")
-    parser.add_argument("--gtcrn", default=GTCRN, help="GTCRN streaming ONNX file for --streaming")
+    parser.add_argument("--gtcrn", default="", help="GTCRN's streaming ONNX file, the --streaming row to beat")
     parser.add_argument("--train", nargs="*", default=[], help="configs to time training steps of")
     parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step for --train")
     parser.add_argument("--segment-seconds", type=float, default=2.0, help="mixture length for --train")

@@ -29,6 +29,6 @@ for name in expected:
 rng = np.random.default_rng(0)
 eeg = rng.standard_normal((3, 2, 250 * 4)) * 20e-6  # 3 epochs, 2 channels, 4 s at 250 Hz, in volts
 for name in weights.shipped("tokenizer"):
-    tokens = load_tokenizer(name).set_params(sfreq=250.0).transform(eeg)
+    tokens = load_tokenizer(name).transform(eeg, sfreq=250.0)
     assert tokens.ndim == 3 and tokens.shape[:2] == (3, 2) and tokens.dtype.kind in "iu", tokens.shape
     print(f"{name:16s} tokens {tokens.shape}")

@@ -3,8 +3,8 @@ into a histogram, and fit a logistic regression on the training subjects.
 
 :func:`score_and_report` is the whole path a recipe runs once its data are read (tokens cached in
 ``OUT/tokens.npz``, metrics in ``OUT/metrics.json`` and as the last line printed); the pieces
-(:func:`load_tokenizer`, :func:`tokenize`, :func:`score_tokens`, :func:`evaluate_tokenizer`) serve
-on their own.
+(:func:`tokenize`, :func:`score_tokens`, :func:`evaluate_tokenizer`) serve on their own; tokenizers
+load through :func:`tfsignal.tokenizers.load_tokenizer`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import numpy as np
 from tfsignal.io import InputFileError, save_npz, save_text
 
 __all__ = [
-    "load_tokenizer",
     "token_histogram",
     "tokenize",
     "class_counts",
@@ -32,17 +31,6 @@ __all__ = [
     "add_scoring_flags",
     "score_and_report",
 ]
-
-
-def load_tokenizer(name_or_path: str, kind: str = "tfm"):
-    """A shipped tokenizer by name or one saved in a folder: ``kind`` "tfm" loads a
-    :class:`~tfsignal.tokenizers.TFMTokenizer`, "sample" a :class:`~tfsignal.tokenizers.SampleTokenizer`."""
-    from tfsignal.tokenizers import SampleTokenizer, TFMTokenizer
-
-    classes = {"tfm": TFMTokenizer, "sample": SampleTokenizer}
-    if kind not in classes:
-        raise ValueError(f"tokenizer kind must be one of {', '.join(classes)}, got {kind!r}")
-    return classes[kind].load(name_or_path)
 
 
 def token_histogram(n_codes: int):

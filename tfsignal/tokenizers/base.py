@@ -41,15 +41,20 @@ def shipped_tokenizers(kind: str | None = None) -> list[str]:
     return [name for name in names if json.loads(weights.resolve(name).read_text()).get("tokenizer") == kind]
 
 
-def load_tokenizer(name_or_path: str | os.PathLike, device: str = "cpu"):
-    """A shipped tokenizer by name or a saved one by path, of whichever class its JSON names."""
+def load_tokenizer(name_or_path: str | os.PathLike, device: str = "cpu", kind: str | None = None):
+    """A shipped tokenizer by name or a saved one by path, of whichever class its JSON names;
+    ``kind`` ("tfm" or "sample") requires that class."""
     from . import SampleTokenizer, TFMTokenizer
 
     classes = {cls.kind: cls for cls in (TFMTokenizer, SampleTokenizer)}
+    if kind is not None and kind not in classes:
+        raise ValueError(f"tokenizer kind must be one of {', '.join(classes)}, got {kind!r}")
     config = weights.resolve(name_or_path, "tokenizer")
     found = json.loads(config.read_text()).get("tokenizer")
     if found not in classes:
         raise ValueError(f"{config}: not a tokenizer (expected 'tokenizer': one of {sorted(classes)})")
+    if kind is not None and found != kind:
+        raise ValueError(f"{name_or_path}: holds a {found} tokenizer, not a {kind} one")
     return classes[found].load(name_or_path, device=device)
 
 

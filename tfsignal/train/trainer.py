@@ -405,8 +405,9 @@ def trainer_from_args(
     stateful: dict | None = None,
 ) -> Trainer:
     """A :class:`Trainer` configured from a recipe's parsed flags: ``out``, ``steps``, ``batch_size``,
-    ``lr``, ``val_every`` (also the checkpoint interval), ``num_workers``, ``seed`` and ``max_minutes``;
-    it keeps the weights with the best validation ``best_metric``."""
+    ``lr``, ``val_every`` (also the checkpoint interval), ``num_workers``, ``seed``, ``max_minutes`` and,
+    where the recipe has it, ``minutes`` (a time budget the schedule spans); it keeps the weights with
+    the best validation ``best_metric``."""
     config = TrainConfig(
         out_dir=args.out,
         steps=args.steps,
@@ -417,6 +418,7 @@ def trainer_from_args(
         num_workers=args.num_workers,
         seed=args.seed,
         max_minutes=args.max_minutes,
+        minutes=getattr(args, "minutes", None),
         best_metric=best_metric,
     )
     return Trainer(model, loss_fn, dataset, config, val_fn=val_fn, device=device, stateful=stateful or {})

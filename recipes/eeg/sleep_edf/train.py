@@ -46,8 +46,9 @@ import numpy as np
 from tfsignal.arguments import positive_int, recipe_parser
 from tfsignal.data.splits import split_subjects
 from tfsignal.eeg_datasets import scale_by_q95
-from tfsignal.evaluation.tokens import add_scoring_flags, load_tokenizer, score_and_report, tokenize
+from tfsignal.evaluation.tokens import add_scoring_flags, score_and_report, tokenize
 from tfsignal.io import InputFileError, load_eeg
+from tfsignal.tokenizers import load_tokenizer
 
 SFREQ = 100  # Hz, the rate Sleep-EDF records its EEG at
 EPOCH_SECONDS = 30

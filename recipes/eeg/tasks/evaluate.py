@@ -55,8 +55,8 @@ from sklearn.preprocessing import StandardScaler
 
 from tfsignal.arguments import recipe_parser
 from tfsignal.eeg_datasets import load_mental_arithmetic, load_motor_imagery
-from tfsignal.evaluation.tokens import load_tokenizer
 from tfsignal.io import InputFileError, save_text
+from tfsignal.tokenizers import load_tokenizer
 
 # A method: (epochs_train, y_train, epochs_test) -> predicted labels of epochs_test.
 Method = Callable[..., np.ndarray]
@@ -123,13 +123,13 @@ class TokenMethod(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def cached_tokenizer(kind: str, name_or_path: str):
-    """:func:`tfsignal.evaluation.tokens.load_tokenizer` of ``kind`` ("tfm" or "sample") and ``name_or_path``,
+    """:func:`tfsignal.tokenizers.load_tokenizer` of ``kind`` ("tfm" or "sample") and ``name_or_path``,
     once per run: methods on the same tokenizer share the object and so the tokens (:func:`evaluate`).
 
     Raises MethodUnavailable, which has the method skipped with the reason, if it cannot load.
     """
     try:
-        return load_tokenizer(name_or_path, kind)
+        return load_tokenizer(name_or_path, kind=kind)
     except Exception as err:  # not installed, not written yet, or no such tokenizer: skip the method, say why
         detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
         name = {"tfm": "TFM", "sample": "sample"}[kind]

@@ -1,7 +1,7 @@
 """Train the shipped EEG tokenizers on real EEG (whole subjects held out) plus simulated MEG.
 
-    python -m recipes.eeg.tokenizers.train --tokenizer tfm --out models/pretrained/tfm --minutes 30
-    python -m recipes.eeg.tokenizers.train --tokenizer sample --out models/pretrained/sample --minutes 30
+    python -m recipes.eeg.tokenizers.train --data DATA --tokenizer tfm --out models/pretrained/tfm --minutes 30
+    python -m recipes.eeg.tokenizers.train --data DATA --tokenizer sample --out models/pretrained/sample --minutes 30
 
 Data (``--data``, a folder holding eegmat/ and eegmmidb/ as PhysioNet lays them out):
 - eegmat: "EEG During Mental Arithmetic Tasks", PhysioNet (Zyma et al., Data 2019), 19-channel
@@ -76,7 +76,7 @@ def add_line_noise(X: np.ndarray, rate: float, fraction: float, rng: np.random.G
 def main(argv: list[str] | None = None) -> int:
     parser = recipe_parser(__doc__)
     parser.add_argument("--tokenizer", choices=("tfm", "sample"), default="tfm")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/eeg"))
+    parser.add_argument("--data", type=Path, required=True, help="EEG folder (eegmat/, eegmmidb/ in EDF)")
     parser.add_argument("--out", type=Path, required=True, help="path prefix of the saved NAME.json/.safetensors")
     parser.add_argument("--test-subjects", default=",".join(DEFAULT_TEST))
     parser.add_argument("--meg-minutes", type=float, default=10.0, help="simulated MEG added to training (0: none)")

@@ -55,8 +55,9 @@ import numpy as np
 
 from tfsignal.arguments import positive_int, recipe_parser
 from tfsignal.eeg_datasets import scale_by_q95
-from tfsignal.evaluation.tokens import add_scoring_flags, load_tokenizer, score_and_report, tokenize
+from tfsignal.evaluation.tokens import add_scoring_flags, score_and_report, tokenize
 from tfsignal.io import InputFileError, load_eeg
+from tfsignal.tokenizers import load_tokenizer
 
 SFREQ = 200  # Hz, the rate windows are resampled to
 WINDOW_SECONDS = 5

@@ -43,9 +43,6 @@ NAMES = {
     "gtcrn": "GTCRN (DNS3 model, ONNX)",
     "deepfilternet3": "DeepFilterNet3",
 }
-# GTCRN's ONNX file is not shipped (MIT licence, another project's model): the default is where the
-# project keeps its copy, beside the checkout; give --gtcrn elsewhere.
-GTCRN_MODEL = "../shared/anchors/gtcrn/gtcrn_simple.onnx"
 DNSMOS_KEYS = ("sig", "bak", "ovrl")
 
 
@@ -69,6 +66,8 @@ def enhancer(method: str, args: argparse.Namespace) -> EnhanceFn:
     if method == "model":
         return model_enhancer(args.model)
     if method == "gtcrn":
+        if not args.gtcrn:  # not shipped: MIT licence, another project's model
+            raise FileNotFoundError("GTCRN's streaming ONNX file is not part of tfsignal: give --gtcrn PATH")
         return gtcrn_enhancer(args.gtcrn)
     if method == "deepfilternet3":
         return deepfilternet3_enhancer()
@@ -144,7 +143,8 @@ def main(argv=None) -> int:
         help=f"any of {', '.join(methods)} (default: all)",
     )
     parser.add_argument(
-        "--gtcrn", default=GTCRN_MODEL, help="GTCRN streaming ONNX file; left out if missing (default: %(default)s)"
+        "--gtcrn",
+        help="GTCRN's streaming ONNX file (gtcrn_simple.onnx of its repository); the GTCRN row is left out without it",
     )
     parser.add_argument("--no-dnsmos", action="store_true", help="leave out the DNSMOS columns (the slowest part)")
     parser.add_argument("--report", help="write every file's scores to this JSON file")

@@ -2,7 +2,7 @@
 
     python -m recipes.enhancement.starter.prepare --corpus data/speech --out runs/starter/data
     python -m recipes.enhancement.starter.train --corpus data/speech --data runs/starter/data \\
-        --out runs/starter/stream --steps 6000 --max-minutes 110
+        --out runs/starter/stream --minutes 110   # or --steps N; --max-minutes stops a run to resume later
     torchrun --nproc_per_node 2 -m recipes.enhancement.starter.train ... --threads 1   # data-parallel, same flags
     python -m recipes.enhancement.starter.train ... --init enhancer --lr 3e-4  # fine-tune the shipped weights
     python -m recipes.enhancement.starter.train ... --metric-gan  # + the paper's metric discriminator
@@ -58,7 +58,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="change one field of --model's configuration (repeatable), e.g. --set channels=24",
     )
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, help="step budget (default: 3000 unless --minutes is given)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget in minutes: the learning-rate schedule spans it, so a run on a busy machine still "
+        "ends its cosine decay (with --steps too, whichever is spent first ends the run)",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step and process")
     parser.add_argument("--segment-seconds", type=float, default=2.0)
     parser.add_argument(
@@ -116,6 +122,8 @@ def create(name: str, overrides: dict):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.steps is None and args.minutes is None:
+        args.steps = 3000
     if args.threads:
         torch.set_num_threads(args.threads)
     corpus, data = Path(args.corpus), Path(args.data)
@@ -136,7 +144,7 @@ def main(argv=None) -> int:
         segment_seconds=args.segment_seconds,
         sample_rate=rate,
         snr_db=tuple(args.snr_db),
-        epoch_size=args.steps * args.batch_size,
+        epoch_size=(args.steps or 1000) * args.batch_size,
         augment=Augment(reverb_target_prob=args.reverb_target_prob),
         seed=args.seed,
         clean_prob=args.clean_prob,

@@ -52,8 +52,8 @@ import numpy as np
 
 from tfsignal.arguments import positive_int, recipe_parser
 from tfsignal.data.splits import split_subjects
-from tfsignal.evaluation.tokens import load_tokenizer
 from tfsignal.io import InputFileError, load_eeg, save_npz
+from tfsignal.tokenizers import load_tokenizer
 
 SFREQ = 250  # Hz
 N_PARCELS = 52

@@ -48,9 +48,9 @@ import numpy as np
 import torch
 
 from tfsignal.arguments import usage_error
-from tfsignal.evaluation.tokens import load_tokenizer
 from tfsignal.frontends import resample
 from tfsignal.io import save_npz
+from tfsignal.tokenizers import load_tokenizer
 from tfsignal.train.schedules import warmup_cosine
 from tfsignal.train.trainer import TrainConfig, Trainer
 
