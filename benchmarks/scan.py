@@ -11,22 +11,11 @@ from the same run.
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
+from timing import median_seconds
 
 from tfsignal.kernels import selective_scan
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def inputs(length: int, batch: int = 16, d_inner: int = 256, d_state: int = 16, grad: bool = False):
@@ -59,7 +48,7 @@ def main() -> None:
         x = inputs(length)
         with torch.no_grad():
             times = {
-                b: median_time(lambda: selective_scan(**x, backend=b), args.repeats)
+                b: median_seconds(lambda: selective_scan(**x, backend=b), args.repeats)
                 for b in ("reference", "torch", "chunked")
             }
         print(
@@ -73,7 +62,7 @@ def main() -> None:
         def train_step(backend):
             selective_scan(**x, backend=backend).sum().backward()
 
-        times = {b: median_time(lambda: train_step(b), args.repeats) for b in ("reference", "torch", "chunked")}
+        times = {b: median_seconds(lambda: train_step(b), args.repeats) for b in ("reference", "torch", "chunked")}
         print(
             f"| {length} | forward + backward | {1e3 * times['reference']:.0f} | {1e3 * times['torch']:.0f} "
             f"| {1e3 * times['chunked']:.0f} | {times['reference'] / times['torch']:.1f}x |"

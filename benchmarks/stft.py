@@ -9,22 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
+from timing import median_seconds
 
 from tfsignal.frontends import STFT
-
-
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -49,11 +38,13 @@ def main() -> None:
             x = torch.randn(batch, int(args.seconds * 16000))
             xn = x.numpy()
             with torch.inference_mode():
-                t_fft = best_time(lambda: fft.stft(x), args.repeats)
-                t_conv = best_time(lambda: conv.stft(x), args.repeats)
-                t_torch = best_time(lambda: torch.stft(x, n_fft, hop, window=window, return_complex=True), args.repeats)
+                t_fft = median_seconds(lambda: fft.stft(x), args.repeats)
+                t_conv = median_seconds(lambda: conv.stft(x), args.repeats)
+                t_torch = median_seconds(
+                    lambda: torch.stft(x, n_fft, hop, window=window, return_complex=True), args.repeats
+                )
             t_lib = (
-                best_time(lambda: librosa.stft(xn, n_fft=n_fft, hop_length=hop, pad_mode="reflect"), args.repeats)
+                median_seconds(lambda: librosa.stft(xn, n_fft=n_fft, hop_length=hop, pad_mode="reflect"), args.repeats)
                 if librosa
                 else float("nan")
             )

@@ -5,6 +5,7 @@ Triton kernels will take CUDA tensors once they ship; today every backend runs i
 
 from .attention import attention, attention_ref
 from .scan import (
+    exporting,
     scan_dual,
     scan_matrix,
     selective_scan,
@@ -26,4 +27,5 @@ __all__ = [
     "selective_scan_quadratic",
     "scan_matrix",
     "scan_dual",
+    "exporting",
 ]

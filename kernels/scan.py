@@ -483,11 +483,16 @@ def selective_scan_quadratic(
 # --------------------------------------------------------------------------------- dispatcher
 
 
+def exporting() -> bool:
+    """True while torch.export or the ONNX exporter traces: code that loops in Python over a length
+    (which the exporter would unroll into a graph that grows with the input) takes a static form."""
+    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
+
+
 def _resolve_backend(backend: str) -> str:
     if backend == "auto":
-        # The fast path loops over blocks of steps in Python, which an exporter would unroll into a
-        # graph that grows with the input; exported graphs take the static-chunk form instead.
-        return "chunked" if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export() else "torch"
+        # the fast path loops over blocks of steps in Python; exported graphs take the static-chunk form
+        return "chunked" if exporting() else "torch"
     if backend == "triton":
         raise RuntimeError("no Triton selective-scan kernel ships yet; use backend='torch' (runs on CUDA too)")
     if backend not in ("torch", "reference", "chunked", "quadratic"):

@@ -3,7 +3,8 @@
 A model is an ``nn.Module`` built from one dataclass, ``cls.Config``, that holds everything needed
 to rebuild it: saving is that config plus the state dict, through ``tfsignal.weights``. Audio models
 also carry ``sample_rate`` (the rate they run at) and separators ``n_sources``; both come from the
-config. ``example_inputs()`` gives tensors a forward pass accepts, for export and tests::
+config. ``example_inputs()`` gives tensors a forward pass accepts, for export and tests, and
+``onnx_io()`` says how the exported graph is called (``tfsignal.export``)::
 
     class Net(Model):
         @dataclass
@@ -14,8 +15,12 @@ config. ``example_inputs()`` gives tensors a forward pass accepts, for export an
             super().__init__(config)
             self.proj = nn.Linear(config.width, config.width)
 
-        def example_inputs(self):
-            return (torch.randn(2, self.config.width),)
+        def example_inputs(self, batch=2):
+            return (torch.randn(batch, self.config.width),)
+
+        def onnx_io(self):
+            return {"inputs": [port("x", "features (batch, width)", batch=0)],
+                    "outputs": [port("y", "features (batch, width)", batch=0)], "resize": {"batch": 3}}
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
+
+
+def port(name: str, meaning: str, **axes: int) -> dict:
+    """One input or output of an exported graph: its name, what it holds, and the axes whose size may
+    change at run time, by symbolic name (``port("mix", "mixture (batch, samples)", batch=0, samples=1)``)."""
+    return {"name": name, "meaning": meaning, "axes": {axis: symbol for symbol, axis in axes.items()}}
 
 
 class Model(nn.Module):
@@ -46,6 +57,19 @@ class Model(nn.Module):
     def example_inputs(self) -> tuple[Tensor, ...]:
         """Inputs of one forward pass (small, random, on the CPU)."""
         raise NotImplementedError(f"{type(self).__name__} does not define example_inputs()")
+
+    def onnx_io(self) -> dict:
+        """How the exported graph is called, for ``tfsignal.export`` and the sidecar JSON it writes:
+
+        - ``inputs``, ``outputs``: :func:`port` dicts in the order of the exported method's arguments
+          and results;
+        - ``method``: the method exported (default ``"forward"``);
+        - ``resize``: keyword arguments of :meth:`example_inputs` that change every dynamic axis, so
+          that the graph is checked at a second size (absent: the graph has fixed shapes);
+        - ``preprocess``, ``postprocess``: what runs around the graph, in words a device integrator
+          can follow; any other key (``sample_rate``, ``hop_length``, ...) goes into the sidecar as is.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define onnx_io()")
 
     def save(self, path: str | os.PathLike, overwrite: bool = False, **meta) -> Path:
         """``path.json`` (kind, name, config, ``meta``) + ``path.safetensors``; see ``tfsignal.weights``."""

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import STFT, magphase, polar
 from tfsignal.nn import BiMamba, MultiHeadAttention
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -245,6 +245,37 @@ class MambAttention(Model):
         frames = math.floor(seconds * self.sample_rate / self.config.hop_length) + 1
         bins = self.config.n_fft // 2 + 1
         return torch.rand(1, bins, frames), (torch.rand(1, bins, frames) * 2 - 1) * math.pi
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        spectra = "(batch, n_fft / 2 + 1, frames)"
+        return {
+            "inputs": [
+                port("magnitude", f"compressed noisy magnitude |X| ** {c.compress_power} {spectra}", batch=0, frames=2),
+                port("phase", f"noisy phase angle(X) in radians {spectra}", batch=0, frames=2),
+            ],
+            "outputs": [
+                port("enhanced_magnitude", f"compressed enhanced magnitude {spectra}", batch=0, frames=2),
+                port("enhanced_phase", f"enhanced phase {spectra}", batch=0, frames=2),
+                port(
+                    "enhanced_complex",
+                    "the two as (real, imaginary) pairs (..., 2), still compressed",
+                    batch=0,
+                    frames=2,
+                ),
+            ],
+            "resize": {"seconds": 1.37},
+            "sample_rate": c.sample_rate,
+            "n_fft": c.n_fft,
+            "hop_length": c.hop_length,
+            "win_length": c.win_length,
+            "preprocess": f"mono float32 at {c.sample_rate} Hz; divide by the RMS of the whole input (keep it); "
+            f"STFT with a periodic Hann window of {c.win_length} samples, n_fft {c.n_fft}, hop {c.hop_length}, "
+            f"centred (the signal reflect-padded by {c.n_fft // 2} samples at both ends); magnitude ** "
+            f"{c.compress_power} and phase of each bin",
+            "postprocess": f"X = enhanced_magnitude ** {1 / c.compress_power:g} * exp(i enhanced_phase); inverse STFT "
+            "with the same window (overlap-add, centred, trimmed to the input length); multiply by the RMS",
+        }
 
 
 register("mambattention", MambAttention)

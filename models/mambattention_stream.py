@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import ERBBands, StreamingSTFT, istft, make_window, stft
 from tfsignal.nn import BiMamba, MambaBlock, MultiHeadAttention
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -258,6 +258,25 @@ class StreamingMambAttention(Model):
     def example_inputs(self, seconds: float = 1.0) -> tuple[Tensor]:
         frames = self.frames(round(seconds * self.sample_rate))
         return (torch.randn(1, self.config.n_fft // 2 + 1, frames, 2),)
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        spectra = "(batch, n_fft / 2 + 1, frames, 2): [..., 0] real, [..., 1] imaginary"
+        return {
+            "inputs": [port("spectrum", f"noisy spectrum {spectra}", batch=0, frames=2)],
+            "outputs": [port("enhanced", f"enhanced spectrum {spectra}", batch=0, frames=2)],
+            "resize": {"seconds": 1.37},
+            "sample_rate": c.sample_rate,
+            "n_fft": c.n_fft,
+            "hop_length": c.hop_length,
+            "delay_samples": self.latency,
+            "preprocess": f"mono float32 in [-1, 1] at {c.sample_rate} Hz, no level normalisation; left-pad "
+            f"{self.latency} zeros and right-pad to whole frames; frames of {c.n_fft} samples every "
+            f"{c.hop_length} (not centred), times the square root of a periodic Hann window, rfft",
+            "postprocess": f"irfft of each frame, times the same window, overlap-add at hop {c.hop_length}; drop "
+            f"the first {self.latency} samples. For one frame per call with explicit states, export with "
+            "--streaming instead",
+        }
 
 
 class EnhancerStream:

@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from tfsignal.nn.attention import MultiHeadAttention
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -243,6 +243,20 @@ class MEGGPT(Model):
         if cfg.n_subjects:
             return tokens, torch.randint(0, cfg.n_subjects, (batch,))
         return (tokens,)
+
+    def onnx_io(self) -> dict:
+        cfg = self.config
+        inputs = [port("tokens", f"int64 token indices (batch, {cfg.n_channels}, {cfg.context})", batch=0)]
+        if cfg.n_subjects:
+            inputs.append(port("subjects", f"int64 subject indices (batch,) below {cfg.n_subjects}", batch=0))
+        logits = f"next-token logits (batch, {cfg.n_channels}, {cfg.context}, {cfg.vocab_size})"
+        return {
+            "inputs": inputs,
+            "outputs": [port("logits", logits + ": position t predicts the token at t + 1", batch=0)],
+            "resize": {"batch": 3},
+            "preprocess": "tokens of the tokenizer the model was trained on (see its model card)",
+            "postprocess": "softmax over the last axis for next-token probabilities",
+        }
 
 
 # The paper's configuration (4,011,328 parameters, or 4,256,128 with n_subjects=612) and a small one

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import fold, top_k_periods, unfold
 from tfsignal.nn import MultiHeadAttention
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -251,6 +251,17 @@ class MPTSNet(Model):
 
     def example_inputs(self, batch: int = 2) -> tuple[Tensor]:
         return (torch.randn(batch, self.config.seq_len, self.config.n_channels),)
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        return {
+            "inputs": [port("series", f"series (batch, {c.seq_len}, {c.n_channels})", batch=0)],
+            "outputs": [port("logits", f"class logits (batch, {c.n_classes})", batch=0)],
+            "resize": {"batch": 3},
+            "preprocess": "standardise each channel as the classifier did in fit; shorter series are zero-padded "
+            f"at the end to {c.seq_len} steps (the graph takes no padding mask)",
+            "postprocess": "argmax over the classes (softmax for probabilities)",
+        }
 
 
 def periods_for(train: Tensor, k: int = 5) -> list[int]:

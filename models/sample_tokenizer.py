@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -51,6 +51,17 @@ class SampleNet(Model):
 
     def example_inputs(self, seconds: float = 2.0) -> tuple[Tensor]:
         return (torch.randn(2, round(seconds * 250)),)
+
+    def onnx_io(self) -> dict:
+        return {
+            "inputs": [port("signal", "one channel per row (rows, samples) at 250 Hz, z-scored", rows=0, samples=1)],
+            "outputs": [port("tokens", "int64 token index of each sample (rows, samples)", rows=0, samples=1)],
+            "resize": {"seconds": 3.1},
+            "sample_rate": 250,
+            "preprocess": "resample each channel to 250 Hz, then z-score it (subtract its mean, divide by its "
+            "standard deviation), as SampleTokenizer.transform does",
+            "postprocess": f"none: indices into the {self.n_codes}-token codebook",
+        }
 
     def logits(self, x: Tensor) -> Tensor:
         """Signal (B, L) -> token logits (B, L, K)."""

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from tfsignal.frontends.stft import STFT
 from tfsignal.nn import VectorQuantizer
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -248,6 +248,21 @@ class TFMNet(Model):
 
     def example_inputs(self, seconds: float = 4.0) -> tuple[Tensor]:
         return (torch.randn(2, round(seconds * 200)),)
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        return {
+            "inputs": [port("signal", "one channel per row (rows, samples) at 200 Hz, normalised", rows=0, samples=1)],
+            "outputs": [
+                port("tokens", f"int64 tokens (rows, frames), one per {c.hop_length} samples", rows=0, frames=1)
+            ],
+            "resize": {"seconds": 6.0},
+            "sample_rate": 200,
+            "hop_length": c.hop_length,
+            "preprocess": "resample each channel to 200 Hz, then divide it by the 95th percentile of its absolute "
+            f"values, as TFMTokenizer.transform does; at least {c.n_fft} samples",
+            "postprocess": f"none: indices into the {c.n_codes}-token codebook",
+        }
 
     def tokens(self, x: Tensor) -> Tensor:
         """Signal (B, samples) -> tokens (B, T), as in eval mode (through :meth:`encode_inference`)."""

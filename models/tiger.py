@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from tfsignal.frontends import STFT, TIGER_BANDS_HZ, BandSplit, band_edges
 from tfsignal.kernels import attention
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 
@@ -340,6 +340,18 @@ class TIGER(Model):
 
     def example_inputs(self, seconds: float = 1.0) -> tuple[Tensor]:
         return (0.1 * torch.randn(1, math.floor(seconds * self.sample_rate)),)
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        return {
+            "inputs": [port("mixture", f"mixture (batch, samples) at {c.sample_rate} Hz", batch=0, samples=1)],
+            "outputs": [port("sources", f"separated sources (batch, {c.n_sources}, samples)", batch=0, samples=2)],
+            "resize": {"seconds": 1.37},
+            "sample_rate": c.sample_rate,
+            "n_sources": c.n_sources,
+            "preprocess": f"mono float32 at {c.sample_rate} Hz, no normalisation (the STFT is inside the graph)",
+            "postprocess": "none: the sources come out as waveforms of the input's length, in no particular order",
+        }
 
 
 register("tiger-small", TIGER)

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Model
+from .base import Model, port
 from .registry import register
 
 MASK_TYPES = ("hybrid", "block")
@@ -541,6 +541,27 @@ class TSPulse(Model):
 
     def example_inputs(self, batch: int = 2) -> tuple[Tensor]:
         return (torch.randn(batch, self.config.seq_len, self.config.n_channels),)
+
+    def onnx_io(self) -> dict:
+        c = self.config
+        io = {
+            "inputs": [port("series", f"series (batch, {c.seq_len}, {c.n_channels}), no missing values", batch=0)],
+            "resize": {"batch": 3},
+            "preprocess": f"resample each series to the context of {c.seq_len} steps; the graph normalises each "
+            "channel itself (RevIN)",
+        }
+        if c.n_classes:
+            io["outputs"] = [port("logits", f"class logits (batch, {c.n_classes})", batch=0)]
+            io["postprocess"] = "argmax over the classes (softmax for probabilities)"
+        else:  # the pre-trained model: its embeddings, as tfsignal's TSPulse.embed gives them
+            d, n, r = c.d_model, 2 * (c.seq_len // c.patch_len), c.n_registers
+            io["method"] = "embed"
+            io["outputs"] = [
+                port("semantic", f"register embedding (batch, {c.n_channels} * {r} * {d})", batch=0),
+                port("detailed", f"time and FFT patch embeddings (batch, {c.n_channels} * {n} * {d})", batch=0),
+            ]
+            io["postprocess"] = "none: features for a downstream classifier, similarity search or clustering"
+        return io
 
 
 # Published pre-training configuration (context 512, patch 8): 1,042,330 parameters with one channel;

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -46,3 +48,66 @@ def test_mamba_models_export_the_static_chunk_scan_not_an_unrolled_loop(tmp_path
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert not ops & {"Loop", "Scan", "If"}
     assert check(path, model, model.example_inputs(seconds=0.5)) <= 1e-4
+
+
+# Every model class through its onnx_io(): the shipped weights where a model ships, otherwise the
+# smallest named configuration. Exporting dominates the time (10-60 s each on 2 cores).
+SHIPPED = ["enhancer", "enhancer-stream", "tspulse", "tfm", "tfm-fast", "sample"]
+SMALLEST = ["meg-gpt-tiny", "mptsnet-cpu", "tiger-tiny"]
+
+
+@pytest.mark.parametrize("name", SHIPPED + SMALLEST)
+def test_every_model_exports_with_its_spec_and_matches_onnxruntime_at_two_sizes(name, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from tfsignal.cli.export import exportable
+    from tfsignal.export import check, read_spec
+
+    torch.manual_seed(0)
+    model = exportable(name)
+    path = to_onnx(model, tmp_path / f"{name}.onnx")
+    graph = onnx.load(str(path))
+    onnx.checker.check_model(graph)
+    assert not {node.op_type for node in graph.graph.node} & {"Loop", "Scan"}  # no loop over the input's length
+    spec = read_spec(path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i["name"] for i in spec["inputs"]] == [i.name for i in session.get_inputs()]
+    assert [o["name"] for o in spec["outputs"]] == [o.name for o in session.get_outputs()]
+    io = model.onnx_io()
+    assert "resize" in io and all(any(isinstance(d, str) for d in i["shape"]) for i in spec["inputs"])
+    # check() runs example_inputs() and the resized ones: the dynamic axes take a second size
+    assert check(path, model) <= 1e-4
+    assert not model.training
+    with pytest.raises(FileExistsError):
+        to_onnx(model, path)
+
+
+def test_export_cli_writes_the_graph_and_its_spec_and_refuses_bad_targets(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "sample.onnx"
+    cli = [sys.executable, "-m", "tfsignal.cli", "export"]
+    done = subprocess.run([*cli, "sample", "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and "max |onnxruntime - torch| = 0.00e+00" in done.stdout
+    spec = json.loads(subprocess.run([*cli, "--print-spec", str(out)], capture_output=True, text=True).stdout)
+    assert spec["inputs"][0]["shape"] == ["rows", "samples"] and spec["sample_rate"] == 250
+    for args, message in [
+        (["sample", "-o", str(out)], "already exists"),
+        (["sample", "-o", str(tmp_path / "x.pt")], "name the output FILE.onnx"),
+        (["sample", "-o", str(tmp_path / "no" / "x.onnx")], "no such folder"),
+        (["no-such-model", "-o", str(tmp_path / "y.onnx")], "no such"),
+        (["enhancer", "--streaming", "-o", str(tmp_path / "y.onnx")], "not a streaming model"),
+    ]:
+        done = subprocess.run([*cli, *args], capture_output=True, text=True)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.onnx", "sample.onnx.json"]
+    # only a streaming enhancer's graph runs under enhance --backend onnx
+    noisy = str(Path(__file__).parents[1] / "examples" / "noisy.wav")
+    enhance = [sys.executable, "-m", "tfsignal.cli", "enhance", noisy, "-o", str(tmp_path / "e.wav")]
+    done = subprocess.run([*enhance, "--backend", "onnx", "--model", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and "not a streaming enhancer graph" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "e.wav").exists()

@@ -1,5 +1,7 @@
-"""ONNX export through ``torch.onnx.export(dynamo=True)``, parity checks with onnxruntime, and the
-streaming graph of a streaming enhancer with its JSON spec and a numpy runner."""
+"""ONNX export through ``torch.onnx.export(dynamo=True)``: every tfsignal model as its ``onnx_io()``
+describes it, with a JSON spec beside the graph (names, shapes, dtypes, dynamic axes, what runs
+around it); parity checks with onnxruntime at two input sizes; and the one-frame streaming graph of
+a streaming enhancer with its spec and a numpy runner."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tfsignal.io import publish, save_text
 __all__ = [
     "to_onnx",
     "check",
+    "export_spec",
     "to_onnx_streaming",
     "check_streaming",
     "streaming_spec",
@@ -30,17 +33,52 @@ __all__ = [
 ]
 
 
-def _example_inputs(model: nn.Module, inputs: Sequence[Tensor] | Tensor | None) -> tuple[Tensor, ...]:
+def _example_inputs(model: nn.Module, inputs: Sequence[Tensor] | Tensor | None, **resize) -> tuple[Tensor, ...]:
     if inputs is None:
         if not hasattr(model, "example_inputs"):
             raise ValueError(f"{type(model).__name__} has no example_inputs(); pass inputs=")
-        inputs = model.example_inputs()
+        inputs = model.example_inputs(**resize)
     return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+
+
+def onnx_io(model: nn.Module) -> dict | None:
+    """``model.onnx_io()`` (see ``tfsignal.models.Model``), or None for a module without one."""
+    try:
+        return model.onnx_io() if hasattr(model, "onnx_io") else None
+    except NotImplementedError:
+        return None
+
+
+class _Method(nn.Module):
+    """forward(*args) -> model.<method>(*args): exports a method other than forward (TSPulse's embed)."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, *args: Tensor):
+        return getattr(self.model, self.method)(*args)
+
+
+def _for_export(model: nn.Module) -> nn.Module:
+    """``model`` itself, or a copy built with the conv STFT (matrix products, which every ONNX runtime
+    has) when its configuration names another STFT backend; the weights are the same."""
+    config = getattr(model, "config", None)
+    if not dataclasses.is_dataclass(config) or getattr(config, "stft_backend", "conv") == "conv":
+        return model
+    copy = type(model)(dataclasses.replace(config, stft_backend="conv"))
+    copy.load_state_dict(model.state_dict())
+    return copy.train(model.training)
 
 
 def _export(module: nn.Module, args: tuple, path: Path, **options) -> None:
     """``torch.onnx.export(module, args, dynamo=True, **options)`` in eval mode and without grad,
-    written to a temporary file beside ``path`` and renamed into place when complete."""
+    written to a temporary file beside ``path`` and renamed into place when complete.
+
+    A module with a recurrent layer (nn.GRU, nn.LSTM) goes through the TorchScript exporter instead,
+    which writes ONNX's own GRU / LSTM op: the dynamo exporter unrolls the recurrence over every
+    time step of the example (the sample tokenizer took 6 minutes, and its graph grew with the input).
+    ``options["dynamic_shapes"]`` then becomes ``dynamic_axes`` by input and output name."""
     was_training = module.training
     module.eval()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent or ".")
@@ -51,13 +89,72 @@ def _export(module: nn.Module, args: tuple, path: Path, **options) -> None:
         quiet.setLevel(logging.ERROR)  # the exporter logs one line per missing optional op set
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, dynamo=True, verbose=False, **options).save(tmp)
+            if any(isinstance(m, nn.RNNBase) for m in module.modules()):
+                _export_torchscript(module, args, tmp, **options)
+            else:
+                torch.onnx.export(module, args, dynamo=True, verbose=False, optimize=False, **options).save(tmp)
         publish(tmp, path)
     finally:
         quiet.setLevel(level)
         module.train(was_training)
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _export_torchscript(module: nn.Module, args: tuple, path: str, dynamic_shapes=None, **options) -> None:
+    names = options.get("input_names") or [f"input_{i}" for i in range(len(args))]
+    axes = {}
+    for name, shape in zip(names, dynamic_shapes or ()):
+        axes.update({name: {axis: f"{name}_{axis}" for axis in shape}} if shape else {})
+    if axes:  # the outputs' sizes follow the inputs': leave every axis of theirs open
+        outputs = module(*args)
+        outputs = (outputs,) if isinstance(outputs, Tensor) else outputs
+        out_names = options.get("output_names") or [f"output_{i}" for i in range(len(outputs))]
+        axes.update({name: {a: f"{name}_{a}" for a in range(t.dim())} for name, t in zip(out_names, outputs)})
+    torch.onnx.export(module, args, path, dynamo=False, verbose=False, dynamic_axes=axes or None, **options)
+
+
+def _described(ports: list[dict], tensors: Sequence[Tensor]) -> list[dict]:
+    """The sidecar's entry of each port: name, shape (a dynamic axis by its symbolic name), dtype, meaning."""
+    out = []
+    for port, tensor in zip(ports, tensors):
+        shape = [port["axes"].get(axis, size) for axis, size in enumerate(tensor.shape)]
+        out.append(
+            {
+                "name": port["name"],
+                "shape": shape,
+                "dtype": str(tensor.dtype).removeprefix("torch."),
+                "meaning": port["meaning"],
+            }
+        )
+    return out
+
+
+def export_spec(model: nn.Module, onnx_name: str, args: tuple[Tensor, ...] | None = None) -> dict:
+    """The sidecar of ``model``'s exported graph: what :meth:`~tfsignal.models.Model.onnx_io` says, with
+    every input's and output's shape and dtype (measured on ``args``, default ``example_inputs()``)."""
+    io = onnx_io(model)
+    if io is None:
+        raise ValueError(f"{type(model).__name__} has no onnx_io(); it cannot describe its graph")
+    args = _example_inputs(model, args)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        outputs = getattr(model, io.get("method", "forward"))(*args)
+    model.train(was_training)
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    config = getattr(model, "config", None)
+    extra = {k: v for k, v in io.items() if k not in ("inputs", "outputs", "method", "resize")}
+    return {
+        "format": "tfsignal ONNX export",
+        "onnx": onnx_name,
+        "model": getattr(model, "name", type(model).__name__),
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
+        "inputs": _described(io["inputs"], args),
+        "outputs": _described(io["outputs"], outputs),
+        "dynamic_axes": "the axes named in a shape may take any size (checked at two)" if "resize" in io else "none",
+        **extra,
+    }
 
 
 def to_onnx(
@@ -70,20 +167,38 @@ def to_onnx(
 ) -> Path:
     """Export ``model`` (in eval mode) to ``path`` with the dynamo exporter.
 
-    ``inputs`` default to ``model.example_inputs()``. ``dynamic_axes`` maps an input index to
-    ``{axis: name}`` for axes whose size may change at run time (e.g. ``{0: {0: "batch"}}``).
-    The file is written to a temporary name and renamed when complete.
+    A tfsignal model is exported as its :meth:`~tfsignal.models.Model.onnx_io` describes it (input
+    and output names, the method, the dynamic axes), with the conv STFT, and its spec is written
+    beside the graph as ``path`` + ``.json`` (:func:`read_spec`). Any other module is exported as
+    called: ``inputs`` (default ``model.example_inputs()``), and ``dynamic_axes`` mapping an input
+    index to the axes whose size may change at run time (e.g. ``{0: (0, 1)}``).
+    Files are written to a temporary name and renamed when complete.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
+    io = onnx_io(model)
+    sidecar = path.with_name(path.name + ".json")
+    for target in (path, sidecar) if io else (path,):
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target}: already exists (pass overwrite=True to replace it)")
     args = _example_inputs(model, inputs)
-    dynamic_shapes = None
+    options: dict = {"opset_version": opset}
+    module = model
+    if io is not None:
+        module = _for_export(model)
+        method = io.get("method", "forward")
+        module = module if method == "forward" else _Method(module, method).train(module.training)
+        options["input_names"] = [p["name"] for p in io["inputs"]]
+        options["output_names"] = [p["name"] for p in io["outputs"]]
+        if dynamic_axes is None:
+            dynamic_axes = {i: tuple(p["axes"]) for i, p in enumerate(io["inputs"])} if "resize" in io else {}
     if dynamic_axes:
-        dynamic_shapes = tuple(
+        shapes = tuple(
             {axis: torch.export.Dim.DYNAMIC for axis in dynamic_axes.get(i, ())} or None for i in range(len(args))
         )
-    _export(model, args, path, dynamic_shapes=dynamic_shapes, opset_version=opset)
+        options["dynamic_shapes"] = (shapes,) if isinstance(module, _Method) else shapes  # forward(*args)
+    _export(module, args, path, **options)
+    if io is not None:
+        save_text(sidecar, json.dumps(export_spec(model, path.name, args), indent=2) + "\n", overwrite=True)
     return path
 
 
@@ -92,22 +207,39 @@ def check(
     model: nn.Module,
     inputs: Sequence[Tensor] | Tensor | None = None,
 ) -> float:
-    """Largest absolute difference between onnxruntime on ``path`` and ``model`` on ``inputs``."""
+    """Largest absolute difference between onnxruntime on ``path`` and ``model`` on ``inputs``
+    (default: ``example_inputs()``, and for a graph with dynamic axes also the inputs of the other size
+    that ``onnx_io()["resize"]`` asks for)."""
     import onnxruntime as ort
 
-    args = _example_inputs(model, inputs)
+    io = onnx_io(model) or {}
+    if inputs is not None:
+        cases = [_example_inputs(model, inputs)]
+    else:
+        cases = [_example_inputs(model, None)]
+        if "resize" in io:
+            cases.append(_example_inputs(model, None, **io["resize"]))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args)}
-    got = session.run(None, feeds)
+    method = getattr(model, io.get("method", "forward"))
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        want = model(*args)
-    model.train(was_training)
-    want = [want] if isinstance(want, Tensor) else list(want)
-    if len(want) != len(got):
-        raise ValueError(f"ONNX graph has {len(got)} outputs, the model {len(want)}")
-    return max(float(np.abs(g - w.cpu().numpy()).max()) for g, w in zip(got, want))
+    worst = 0.0
+    try:
+        for args in cases:
+            feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args)}
+            got = session.run(None, feeds)
+            with torch.no_grad():
+                want = method(*args)
+            want = [want] if isinstance(want, Tensor) else list(want)
+            if len(want) != len(got):
+                raise ValueError(f"ONNX graph has {len(got)} outputs, the model {len(want)}")
+            for g, w in zip(got, want):
+                if tuple(g.shape) != tuple(w.shape):
+                    raise ValueError(f"ONNX output of shape {tuple(g.shape)}, the model's {tuple(w.shape)}")
+                worst = max(worst, float(np.abs(g.astype(np.float64) - w.cpu().double().numpy()).max(initial=0.0)))
+    finally:
+        model.train(was_training)
+    return worst
 
 
 # ------------------------------------------------------------------------------ streaming graphs
@@ -300,7 +432,10 @@ class OnnxEnhancer:
 
     def __init__(self, path: str | os.PathLike, threads: int = 1) -> None:
         self.path, self.threads = Path(path), threads
-        self.sample_rate = read_spec(path)["sample_rate"]
+        spec = read_spec(path)
+        if not str(spec.get("format", "")).startswith("tfsignal streaming enhancer"):
+            raise ValueError(f"{path}: not a streaming enhancer graph (export one with tfsignal export --streaming)")
+        self.sample_rate = spec["sample_rate"]
 
     def stream(self, channels: int = 1) -> OnnxEnhancerStream:
         return OnnxEnhancerStream(self.path, channels, self.threads)

@@ -95,7 +95,7 @@ def enhancer(args):
             raise UserError(f"{args.model}: no such file")
         try:
             graph = OnnxEnhancer(args.model)
-        except FileNotFoundError as err:
+        except (FileNotFoundError, ValueError) as err:
             raise UserError(str(err)) from None
         yield graph
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .common import UserError, load_model
@@ -12,10 +13,12 @@ def add_parser(sub, name: str) -> None:
     parser = sub.add_parser(
         name,
         help="export a model to ONNX",
-        description="Export a shipped model, a saved model folder or a named configuration to ONNX, "
-        "then run it in onnxruntime and report the largest difference from PyTorch.",
-        epilog="examples:\n  tfsignal export mambattention-small -o enhancer.onnx\n"
-        "  tfsignal export enhancer --streaming -o enhancer.onnx   # one STFT frame per call, states explicit\n"
+        description="Export a shipped model or tokenizer, a saved one, or a named configuration to ONNX "
+        "with a JSON spec beside it (inputs, outputs, dynamic axes, pre- and post-processing), then run it "
+        "in onnxruntime at two input sizes and report the largest difference from PyTorch.",
+        epilog="examples:\n  tfsignal export enhancer -o enhancer.onnx\n"
+        "  tfsignal export tfm -o tfm.onnx                         # the tokenizer's encoder: signal -> tokens\n"
+        "  tfsignal export enhancer-stream --streaming -o stream.onnx   # one STFT frame per call, states explicit\n"
         "  tfsignal export --print-spec enhancer.onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,10 +44,29 @@ def add_parser(sub, name: str) -> None:
     parser.set_defaults(func=run)
 
 
+def exportable(name: str):
+    """The network behind ``name``: a configuration (fresh weights), a shipped or saved model, or the
+    encoder of a shipped or saved tokenizer (signal in, token indices out)."""
+    from tfsignal import models, weights
+    from tfsignal.tokenizers import load_tokenizer
+
+    if name in models.available() and name not in models.pretrained():
+        return models.create(name).eval()
+    try:
+        kind = weights.config(name)["kind"]
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(str(err.args[0] if err.args else err)) from None
+    if kind == "tokenizer":
+        return load_tokenizer(name).network_.eval()
+    if kind == "classifier":
+        raise UserError(f"{name}: a fitted classifier (standardiser, ensemble); export one of its networks instead")
+    return load_model(name)
+
+
 def run(args) -> int:
     import json
+    import time
 
-    from tfsignal import models
     from tfsignal.export import check, check_streaming, read_spec, to_onnx, to_onnx_streaming
 
     if args.print_spec:
@@ -56,21 +78,27 @@ def run(args) -> int:
     if not args.output:
         raise UserError("an output file is needed: -o model.onnx")
     output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise UserError(f"{output}: already exists (use --overwrite to replace it)")
-    if args.model in models.available() and args.model not in models.pretrained():
-        model = models.create(args.model).eval()
-    else:
-        model = load_model(args.model)
+    sidecar = output.with_name(output.name + ".json")
+    for target in (output, sidecar):
+        if target.exists() and not args.overwrite:
+            raise UserError(f"{target}: already exists (use --overwrite to replace it)")
+    if output.suffix.lower() != ".onnx":
+        raise UserError(f"{output}: name the output FILE.onnx")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: no such folder")
+    model = exportable(args.model)
+    if args.streaming and not hasattr(model, "step_frame"):
+        raise UserError(f"{args.model}: not a streaming model; export it without --streaming")
+    print(f"exporting {args.model} to {output} (about a minute on 2 cores)", file=sys.stderr, flush=True)
+    started = time.perf_counter()
     if args.streaming:
-        if not hasattr(model, "step_frame"):
-            raise UserError(f"{args.model}: not a streaming model; export it without --streaming")
         to_onnx_streaming(model, output, overwrite=args.overwrite)
         diff = check_streaming(output, model)
     else:
         to_onnx(model, output, overwrite=args.overwrite)
         diff = check(output, model)
-    print(f"{output}: max |onnxruntime - torch| = {diff:.2e}")
+    seconds = time.perf_counter() - started
+    print(f"{output} (+ {sidecar.name}): {seconds:.0f} s, max |onnxruntime - torch| = {diff:.2e}")
     if diff > args.tolerance:
         raise UserError(f"{output}: ONNX output differs from PyTorch by {diff:.2e} > {args.tolerance}")
     return 0

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tfsignal.kernels import attention
+from tfsignal.kernels import attention, exporting
 
 
 class MultiHeadAttention(nn.Module):
@@ -58,7 +58,8 @@ class MultiHeadAttention(nn.Module):
         a previous call) x continues the sequence it holds, and the cache of the last window - 1
         positions comes back: feeding a sequence piece by piece gives the same output as feeding it
         whole. Every query sees at least itself, so no row is empty. Queries run in blocks of
-        ``query_block`` against only the keys their window reaches, so the cost grows linearly in L.
+        ``query_block`` against only the keys their window reaches, so the cost grows linearly in L;
+        while exporting, in one block with a banded mask, so that the graph holds no length.
         """
         batch, length, dim = x.shape
         q, k, v = self._project(x)  # each (B, H, L, d)
@@ -69,8 +70,11 @@ class MultiHeadAttention(nn.Module):
             v = torch.cat([cache[1], v], dim=2)
             slot_bias = torch.cat([cache[2], x.new_zeros(batch, 1, 1, length)], dim=-1)  # (B, 1, 1, past + L)
         pieces = []
-        for start in range(0, length, max(query_block, 1)):
-            stop = min(start + query_block, length)
+        if exporting():
+            blocks = [(0, length)]
+        else:
+            blocks = [(start, min(start + query_block, length)) for start in range(0, length, max(query_block, 1))]
+        for start, stop in blocks:
             lo, hi = max(0, start + past - window + 1), stop + past  # the keys these queries can reach
             query_pos = torch.arange(start + past, stop + past, device=x.device)[:, None]  # (Lq, 1)
             key_pos = torch.arange(lo, hi, device=x.device)[None, :]  # (1, Lk)
