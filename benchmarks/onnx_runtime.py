@@ -2,8 +2,8 @@
 fp32 and int8 (dynamic quantization) on one and two threads, for every shipped model and the
 smallest configuration of the others.
 
-    python benchmarks/onnx.py                          # the default list below, one process each
-    python benchmarks/onnx.py --models enhancer tfm    # any shipped name or configuration name
+    python benchmarks/onnx_runtime.py                          # the default list below, one process each
+    python benchmarks/onnx_runtime.py --models enhancer tfm    # any shipped name or configuration name
 
 Speed is the median of --repeats calls on ``example_inputs()`` after one warm-up call: the real-time
 factor (seconds of compute per second of signal, below 1 is faster than real time) for models that
