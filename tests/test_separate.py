@@ -186,3 +186,28 @@ def test_cli_model_mistakes_exit_2_with_one_line(tmp_path, tiger_folder, capsys)
     assert len(err) == expected and all(line.startswith("tfsignal: error:") for line in err)
     assert "not a separation model" in err[-2] and "folder" in err[-1]
     assert not (tmp_path / "out" / "mix_s1.wav").exists()
+
+
+def test_onnx_backend_separates_a_real_recording_as_pytorch_does(tmp_path, tiger_folder, data_dir, capsys):
+    """The same chunks through onnxruntime: a graph exported beforehand (.onnx + spec) or on the fly."""
+    from tfsignal.export import to_onnx
+
+    noisy, rate = sf.read(data_dir.parents[1] / "examples/noisy.wav", dtype="float32")
+    mix = tmp_path / "real.wav"
+    sf.write(mix, noisy[: int(2.5 * rate)], rate, subtype="FLOAT")  # float in, float out: no 16-bit rounding
+    graph = to_onnx(models.load(tiger_folder / "tiger"), tmp_path / "tiger.onnx")
+    common = [str(mix), "--chunk-seconds", "1.0", "--overlap-seconds", "0.25"]
+    outputs = {}
+    for label, extra in [
+        ("torch", ["--model", str(tiger_folder)]),
+        ("onnx", ["--backend", "onnx", "--model", str(graph)]),
+    ]:
+        assert main(["separate", *common, "-o", str(tmp_path / label), *extra]) == 0
+        outputs[label] = [sf.read(tmp_path / label / f"real_s{k}.wav")[0] for k in (1, 2)]
+    for got, want in zip(outputs["onnx"], outputs["torch"]):
+        assert got.shape == want.shape and np.abs(got - want).max() <= 1e-3
+    capsys.readouterr()
+    assert main(["separate", *common, "-o", str(tmp_path / "x"), "--backend", "onnx", "--model", str(mix)]) == 2
+    assert main(["separate", *common, "-o", str(tmp_path / "x"), "--backend", "onnx", "--model", "nothing.onnx"]) == 2
+    err = lines(capsys.readouterr().err)
+    assert len(err) == 2 and "nothing.onnx" in err[1] and not (tmp_path / "x").exists()

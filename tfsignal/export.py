@@ -30,6 +30,7 @@ __all__ = [
     "read_spec",
     "OnnxEnhancer",
     "OnnxEnhancerStream",
+    "OnnxSeparator",
 ]
 
 
@@ -439,6 +440,29 @@ class OnnxEnhancer:
 
     def stream(self, channels: int = 1) -> OnnxEnhancerStream:
         return OnnxEnhancerStream(self.path, channels, self.threads)
+
+
+class OnnxSeparator:
+    """An exported separator (``tfsignal export`` of a TIGER model) run by onnxruntime, called like
+    the model: mixtures (n, samples) -> sources (n, n_sources, samples), with ``sample_rate`` and
+    ``n_sources`` from the spec; what ``tfsignal separate --backend onnx`` runs chunk by chunk."""
+
+    def __init__(self, path: str | os.PathLike, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        spec = read_spec(path)
+        if "n_sources" not in spec or len(spec.get("inputs", ())) != 1:
+            raise ValueError(f"{path}: not an exported separator (a graph from tfsignal export of a TIGER model)")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.sample_rate, self.n_sources = spec["sample_rate"], spec["n_sources"]
+        self.input = spec["inputs"][0]["name"]
+
+    def __call__(self, mixture: Tensor) -> Tensor:
+        sources = self.session.run(None, {self.input: mixture.detach().cpu().float().numpy()})[0]
+        return torch.from_numpy(sources)
 
 
 def check_streaming(path: str | os.PathLike, model: nn.Module, seconds: float = 10.0, seed: int = 0) -> float:

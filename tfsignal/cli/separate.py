@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 
 DESCRIPTION = (
     "Separate the speakers of each recording into OUT/NAME_s1.EXT, OUT/NAME_s2.EXT, ... at the input's "
@@ -31,6 +33,13 @@ def add_parser(sub, name: str) -> None:
     )
     parser.add_argument("--n-sources", type=int, help="fail unless the model separates this many sources")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="inference engine: PyTorch, or onnxruntime on an exported graph (--model a .onnx file from "
+        "'tfsignal export', or a model exported on the fly)",
+    )
     parser.add_argument("--chunk-seconds", type=float, default=8.0, help="chunk length for long files (default: 8)")
     parser.add_argument(
         "--overlap-seconds", type=float, default=2.0, help="overlap of neighbouring chunks (default: 2)"
@@ -44,7 +53,7 @@ def run(args) -> int:
 
     from tfsignal import models
 
-    from .common import UserError, expand_inputs, load_model
+    from .common import UserError, expand_inputs
 
     if not 0 < args.overlap_seconds < args.chunk_seconds:
         raise UserError(
@@ -58,14 +67,43 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: separate writes one file per source into a folder, and this is a file")
     inputs = expand_inputs(args.inputs)
+    with separator(args) as model:
+        n_sources = getattr(model, "n_sources", None)
+        if n_sources is None:
+            raise UserError(f"{args.model}: not a separation model")
+        if args.n_sources is not None and args.n_sources != n_sources:
+            raise UserError(f"{args.model} separates {n_sources} sources, not {args.n_sources} (--n-sources)")
+        out.mkdir(parents=True, exist_ok=True)
+        return process_files(model, inputs, out, args)
+
+
+@contextlib.contextmanager
+def separator(args):
+    """The model ``--model`` and ``--backend`` ask for: a PyTorch model, or an onnxruntime session on
+    an exported graph (a .onnx file with its spec, or the model exported into a temporary folder)."""
+    import tempfile
+    from pathlib import Path
+
+    from .common import UserError, load_model
+
+    if args.backend == "onnx" and args.model.endswith(".onnx"):
+        from tfsignal.export import OnnxSeparator
+
+        try:
+            graph = OnnxSeparator(args.model)
+        except (FileNotFoundError, ValueError) as err:
+            raise UserError(str(err)) from None
+        yield graph
+        return
     model = load_model(args.model, args.device)
-    n_sources = getattr(model, "n_sources", None)
-    if n_sources is None:
-        raise UserError(f"{args.model}: not a separation model")
-    if args.n_sources is not None and args.n_sources != n_sources:
-        raise UserError(f"{args.model} separates {n_sources} sources, not {args.n_sources} (--n-sources)")
-    out.mkdir(parents=True, exist_ok=True)
-    return process_files(model, inputs, out, args)
+    if args.backend == "torch" or getattr(model, "n_sources", None) is None:
+        yield model
+        return
+    from tfsignal.export import OnnxSeparator, to_onnx
+
+    print(f"exporting {args.model} to ONNX first (a minute or two)", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        yield OnnxSeparator(to_onnx(model, Path(folder) / "separator.onnx"))
 
 
 def output_names(src, folder, n_sources: int) -> list:
