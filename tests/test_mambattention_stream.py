@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ from tfsignal.frontends import ERBBands
 from tfsignal.metrics import si_sdr
 from tfsignal.train.losses import capped_si_snr, mask_enhancement_loss
 
-FLOOR_DB = 6.0  # SI-SDR gain of the shipped weights on the example at 0 dB: measured 7.97 dB
+FLOOR_DB = 8.0  # SI-SDR gain of the shipped weights on the example at 0 dB: measured 9.20 dB (7.97 before leg 3)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,14 @@ def speech() -> np.ndarray:
 def test_size_and_compute_budget():
     net = models.create("mambattention-stream")
     n_params = sum(p.numel() for p in net.parameters())
-    # counted by hand from the config (C 16, 2 blocks, Mamba d_inner 16, d_state 8, dt_rank 1):
-    mamba = 16 * 32 + (16 * 4 + 16) + 16 * 17 + (16 + 16) + 16 * 16 + 16 * 8 + 16 + 16  # + its RMSNorm
-    block = 2 * 16 + (16 * 48 + 48 + 16 * 16 + 16) + 3 * mamba + (16 * 16 + 16) + (32 * 16 + 16)
-    encoder = (3 * 16 * 5 + 16 + 48) + (16 * 16 * 5 + 16 + 48)  # convs + BatchNorm + PReLU
-    decoder = (16 * 16 * 5 + 16 + 48) + (16 * 2 * 5 + 2)
-    assert n_params == encoder + 2 * block + decoder == 14_866
+    # counted by hand from the config: C channels, 2 blocks, Mamba d_inner C, d_state 8, dt_rank C / 16
+    c, r = net.config.channels, math.ceil(net.config.channels / 16)
+    mamba = c * 2 * c + (c * 4 + c) + c * (r + 16) + (r * c + c) + c * c + c * 8 + c + c  # + its RMSNorm
+    block = 2 * c + (c * 3 * c + 3 * c + c * c + c) + 3 * mamba + (c * c + c) + (2 * c * c + c)
+    encoder = (3 * c * 5 + c + 3 * c) + (c * c * 5 + c + 3 * c)  # convs + BatchNorm + PReLU
+    decoder = (c * c * 5 + c + 3 * c) + (c * 2 * 5 + 2)
+    assert (c, n_params) == (16, 14_866)
+    assert n_params == encoder + 2 * block + decoder
     assert n_params <= 250_000
     (spec,) = net.example_inputs(seconds=4.0)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
