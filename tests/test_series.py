@@ -62,3 +62,27 @@ def test_bad_files_give_one_line_errors(tmp_path, name, content, message):
     with pytest.raises(SeriesFileError, match=message) as info:
         read_series_file(path)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "X, error, message",
+    [
+        (np.zeros(5), ValueError, "Reshape your data"),
+        (np.zeros((3, 0)), ValueError, r"0 feature\(s\)"),
+        (np.zeros((0, 4)), ValueError, r"0 sample\(s\)"),
+        (np.full((2, 4), np.inf), ValueError, "infinity"),
+        (np.full((2, 4), np.nan), ValueError, "only NaN"),
+        (np.ones((2, 4), dtype=complex), ValueError, "Complex data not supported"),
+    ],
+)
+def test_as_series_list_refuses_what_cannot_be_a_series(X, error, message):
+    with pytest.raises(error, match=message):
+        as_series_list(X)
+
+
+def test_as_series_list_refuses_sparse_and_keeps_missing_steps():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        as_series_list(sparse.csr_array(np.eye(3)))
+    series = as_series_list([[1.0, np.nan, 3.0]])
+    assert np.isnan(series[0][0, 1]) and series[0].shape == (1, 3)

@@ -45,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from torch import nn
 
 from tfsignal import models, weights
@@ -55,6 +57,11 @@ from tfsignal.train.trainer import TrainConfig, Trainer
 
 
 class SeriesClassifier(ClassifierMixin, BaseEstimator):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN marks a missing step; infinity is refused
+        return tags
+
     def __init__(
         self,
         model: str = "mptsnet-cpu",
@@ -224,7 +231,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, eval_set=None) -> SeriesClassifier:
         started = time.time()
         series = as_series_list(X)
-        y = np.asarray(y)
+        y = _labels(y, type(self).__name__)
         if len(series) != len(y):
             raise ValueError(f"{len(series)} series but {len(y)} labels")
         if self.selection not in ("loss", "accuracy"):
@@ -236,6 +243,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         if self.ensemble < 1:
             raise ValueError(f"ensemble must be at least 1, got {self.ensemble}")
         self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"only one class ({self.classes_[0]!r}) in y: a classifier needs at least two")
         labels = labels.astype(np.int64)
         context = self._context_length()
         if context is None:
@@ -245,7 +254,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
             Xp, mask = resample(series, context)
         self.standardiser_ = Standardiser().fit(Xp, mask)
         Xp = self.standardiser_.transform(Xp, mask)
-        self.periods_, _ = top_k_periods(torch.from_numpy(Xp), self.n_periods)
+        # A series of under 4 steps has no period besides its own length: each step is its own segment.
+        self.periods_ = top_k_periods(torch.from_numpy(Xp), self.n_periods)[0] if Xp.shape[1] >= 4 else [1]
         self.n_channels_, self.seq_len_ = Xp.shape[2], Xp.shape[1]
 
         self.eval_accuracy_, record = [], None
@@ -291,6 +301,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X, networks: int | None = None) -> np.ndarray:
         """Class probabilities (n, n_classes); for an ensemble, the mean over its networks (over
         its first ``networks`` of them if given: 1 is the first network alone)."""
+        check_is_fitted(self, "network_")  # NotFittedError before anything else
         if networks is not None and networks < 1:
             raise ValueError(f"networks must be at least 1, got {networks}")
         Xp, mask = self._prepare(X)
@@ -304,7 +315,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         return (total / len(nets)).numpy()
 
     def predict(self, X, networks: int | None = None) -> np.ndarray:
-        return self.classes_[self.predict_proba(X, networks).argmax(1)]
+        proba = self.predict_proba(X, networks)
+        return self.classes_[proba.argmax(1)]
 
     @property
     def n_params_(self) -> int:
@@ -353,6 +365,17 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         clf.best_epoch_ = meta.get("selected_epoch")
         clf.members_ = [models.load(folder / f"member{k}.json") for k in range(1, meta.get("members", 0) + 1)]
         return clf
+
+
+def _labels(y, name: str) -> np.ndarray:
+    """Class labels as a 1-D array, checked as scikit-learn checks them (no None, NaN, infinity or
+    continuous values; a column vector is accepted with a warning)."""
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+    check_classification_targets(y)
+    return y
 
 
 @torch.no_grad()

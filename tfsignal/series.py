@@ -16,22 +16,50 @@ class SeriesFileError(ValueError):
 
 
 def as_series_list(X) -> list[np.ndarray]:
-    """(n, time), (n, channels, time) or a list of (channels, time) / (time,) arrays -> list of (C, T) float arrays."""
-    if isinstance(X, np.ndarray) and X.ndim in (2, 3) and X.dtype != object:
+    """(n, time), (n, channels, time) or a list of (channels, time) / (time,) arrays -> list of (C, T) float arrays.
+
+    Checks what scikit-learn's ``check_array`` would, with its messages: no sparse or complex input,
+    at least one series of at least one step, no infinite values. NaN is allowed: it marks a
+    missing step (see :func:`pad`).
+    """
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("sparse input is not supported: pass dense series (e.g. X.toarray())")
+    if not isinstance(X, (list, tuple)):
+        X = np.asarray(X)  # array-likes: DataFrames, objects with __array__
+    shape = None  # of an array input, for the messages
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        shape = X.shape
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"expected (n_series, time) or (n_series, channels, time), got shape {X.shape}. Reshape your data: "
+                "one series is X[None] (or x.reshape(1, -1))"
+            )
         X = X[:, None, :] if X.ndim == 2 else X
-        return [np.asarray(x, dtype=np.float32) for x in X]
-    out = []
-    for i, x in enumerate(X):
-        x = np.asarray(x, dtype=np.float32)
-        x = x[None, :] if x.ndim == 1 else x
-        if x.ndim != 2:
-            raise ValueError(f"series {i}: expected (channels, time), got shape {x.shape}")
-        out.append(x)
+    out = [_series(x, i) for i, x in enumerate(X)]
     if not out:
-        raise ValueError("no series given")
+        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required: no series given")
     if len({x.shape[0] for x in out}) != 1:
         raise ValueError(f"series differ in their number of channels: {sorted({x.shape[0] for x in out})}")
+    if min(x.shape[1] for x in out) == 0:
+        where = f"shape={shape}" if shape is not None else "a series of no steps"
+        raise ValueError(f"Found array with 0 feature(s) ({where}) while a minimum of 1 is required.")
     return out
+
+
+def _series(x, i: int) -> np.ndarray:
+    """One series as a float32 (channels, time) array."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise ValueError(f"Complex data not supported (series {i})")
+    x = x.astype(np.float32)
+    x = x[None, :] if x.ndim == 1 else x
+    if x.ndim != 2:
+        raise ValueError(f"series {i}: expected (channels, time), got shape {x.shape}")
+    if np.isinf(x).any():
+        raise ValueError(f"Input X contains infinity (series {i}); mark missing steps with NaN instead")
+    if x.size and np.isnan(x).all():
+        raise ValueError(f"series {i}: no values, only NaN")
+    return x
 
 
 def pad(series: list[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
