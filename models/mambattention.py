@@ -269,6 +269,7 @@ class MambAttention(Model):
             "n_fft": c.n_fft,
             "hop_length": c.hop_length,
             "win_length": c.win_length,
+            "compress_power": c.compress_power,
             "preprocess": f"mono float32 at {c.sample_rate} Hz; divide by the RMS of the whole input (keep it); "
             f"STFT with a periodic Hann window of {c.win_length} samples, n_fft {c.n_fft}, hop {c.hop_length}, "
             f"centred (the signal reflect-padded by {c.n_fft // 2} samples at both ends); magnitude ** "

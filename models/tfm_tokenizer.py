@@ -205,7 +205,7 @@ class TFMNet(Model):
         """(B, samples) -> magnitude (B, T, n_freq): :meth:`spectrogram` with the frames first (the
         same numbers, without its two transposing copies)."""
         c = self.config
-        window, _ = self.stft._tensors(x)
+        window, _ = self.stft._tensors(x, "fft")
         frames = x.unfold(-1, c.n_fft, c.hop_length) * window  # (B, T, n_fft)
         return torch.fft.rfft(frames, dim=-1)[..., : c.n_freq].abs() / c.n_fft**0.5
 

@@ -30,7 +30,9 @@ __all__ = [
     "read_spec",
     "OnnxEnhancer",
     "OnnxEnhancerStream",
+    "OnnxSpectralEnhancer",
     "OnnxSeparator",
+    "open_enhancer",
 ]
 
 
@@ -59,17 +61,6 @@ class _Method(nn.Module):
 
     def forward(self, *args: Tensor):
         return getattr(self.model, self.method)(*args)
-
-
-def _for_export(model: nn.Module) -> nn.Module:
-    """``model`` itself, or a copy built with the conv STFT (matrix products, which every ONNX runtime
-    has) when its configuration names another STFT backend; the weights are the same."""
-    config = getattr(model, "config", None)
-    if not dataclasses.is_dataclass(config) or getattr(config, "stft_backend", "conv") == "conv":
-        return model
-    copy = type(model)(dataclasses.replace(config, stft_backend="conv"))
-    copy.load_state_dict(model.state_dict())
-    return copy.train(model.training)
 
 
 def _export(module: nn.Module, args: tuple, path: Path, **options) -> None:
@@ -183,9 +174,8 @@ def to_onnx(
             raise FileExistsError(f"{target}: already exists (pass overwrite=True to replace it)")
     args = _example_inputs(model, inputs)
     options: dict = {"opset_version": opset}
-    module = model
+    module = model  # its STFT takes the conv backend while exporting (tfsignal.frontends.STFT)
     if io is not None:
-        module = _for_export(model)
         method = io.get("method", "forward")
         module = module if method == "forward" else _Method(module, method).train(module.training)
         options["input_names"] = [p["name"] for p in io["inputs"]]
@@ -355,6 +345,17 @@ def read_spec(path: str | os.PathLike) -> dict:
     return json.loads(sidecar.read_text())
 
 
+def _session(path: str | os.PathLike, threads: int = 0):
+    """An onnxruntime CPU session on ``path`` with ``threads`` intra-op threads (0: onnxruntime's choice)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEnhancerStream:
     """A streaming ONNX enhancer run by onnxruntime, with the interface of the PyTorch stream
     (``process``, ``flush``, ``delay``): the loop of examples/onnx_stream.py, in numpy.
@@ -364,13 +365,8 @@ class OnnxEnhancerStream:
     """
 
     def __init__(self, path: str | os.PathLike, channels: int = 1, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         self.spec = read_spec(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(path, threads)
         self.channels, self.hop, self.n_fft = channels, self.spec["hop_length"], self.spec["n_fft"]
         self.delay, self.sample_rate = self.spec["delay_samples"], self.spec["sample_rate"]
         self.window = np.sqrt(np.hanning(self.n_fft + 1)[:-1]).astype(np.float32)  # periodic
@@ -442,21 +438,58 @@ class OnnxEnhancer:
         return OnnxEnhancerStream(self.path, channels, self.threads)
 
 
+class OnnxSpectralEnhancer:
+    """An exported offline enhancer over compressed magnitude and phase (the graph of ``tfsignal
+    export enhancer``) run by onnxruntime inside the processing its spec describes: unit-RMS
+    scaling, STFT, the graph, inverse STFT, the scale restored. ``sample_rate`` and
+    ``enhance(wave)`` as the PyTorch model has them, so ``tfsignal enhance --backend onnx`` runs it
+    chunk by chunk with overlap-add."""
+
+    def __init__(self, path: str | os.PathLike, threads: int = 0) -> None:
+        from tfsignal.frontends import STFT
+
+        spec = read_spec(path)
+        if [i["name"] for i in spec.get("inputs", ())] != ["magnitude", "phase"] or "compress_power" not in spec:
+            raise ValueError(f"{path}: not an enhancer graph (export one with tfsignal export enhancer)")
+        self.session = _session(path, threads)
+        self.sample_rate, self.power = spec["sample_rate"], spec["compress_power"]
+        self.stft = STFT(spec["n_fft"], spec["hop_length"], spec["win_length"])
+
+    def enhance(self, wave: Tensor) -> Tensor:
+        """Noisy waveform (..., time) at ``sample_rate`` -> enhanced waveform of the same shape."""
+        from tfsignal.frontends import magphase, polar
+
+        shape = wave.shape
+        wave = wave.detach().cpu().float().reshape(-1, shape[-1])  # (B, time)
+        rms = wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
+        mag, phase = magphase(self.stft.stft(wave / rms), power=self.power)  # (B, F, frames) each
+        feeds = {"magnitude": mag.numpy(), "phase": phase.numpy()}
+        mag, phase = self.session.run(["enhanced_magnitude", "enhanced_phase"], feeds)
+        spec = polar(torch.from_numpy(mag), torch.from_numpy(phase), power=self.power)
+        return (self.stft.istft(spec, length=shape[-1]) * rms).reshape(shape)
+
+
+def open_enhancer(path: str | os.PathLike, threads: int = 1) -> OnnxEnhancer | OnnxSpectralEnhancer:
+    """The runner for an exported enhancer: the streaming graph's or the offline spectral graph's,
+    as its spec says. A ValueError for any other graph."""
+    spec = read_spec(path)
+    if str(spec.get("format", "")).startswith("tfsignal streaming enhancer"):
+        return OnnxEnhancer(path, threads)
+    if [i["name"] for i in spec.get("inputs", ())] == ["magnitude", "phase"]:
+        return OnnxSpectralEnhancer(path, threads)
+    raise ValueError(f"{path}: not an enhancer graph (export one with tfsignal export enhancer, or --streaming)")
+
+
 class OnnxSeparator:
     """An exported separator (``tfsignal export`` of a TIGER model) run by onnxruntime, called like
     the model: mixtures (n, samples) -> sources (n, n_sources, samples), with ``sample_rate`` and
     ``n_sources`` from the spec; what ``tfsignal separate --backend onnx`` runs chunk by chunk."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         spec = read_spec(path)
         if "n_sources" not in spec or len(spec.get("inputs", ())) != 1:
             raise ValueError(f"{path}: not an exported separator (a graph from tfsignal export of a TIGER model)")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(path, threads)
         self.sample_rate, self.n_sources = spec["sample_rate"], spec["n_sources"]
         self.input = spec["inputs"][0]["name"]
 

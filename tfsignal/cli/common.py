@@ -3,7 +3,9 @@ batch loop (one bad input is reported on one line and the rest of the batch goes
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +28,26 @@ def load_model(name_or_path: str, device: str = "cpu"):
         return models.load(name_or_path, device=device)
     except (FileNotFoundError, KeyError) as err:
         raise UserError(err.args[0] if err.args else str(err)) from None
+
+
+@contextlib.contextmanager
+def onnx_runner(model: str, open_graph: Callable, export: Callable):
+    """What ``--backend onnx`` runs: ``open_graph(path)`` on the .onnx file ``model`` names (its spec
+    beside it), or on the graph ``export(loaded_model, folder)`` writes for the model ``model`` names,
+    in a temporary folder that lives as long as the context. A graph that cannot be read, or is not
+    what ``open_graph`` runs (a ValueError), is a UserError."""
+    if model.endswith(".onnx"):
+        if not Path(model).is_file():
+            raise UserError(f"{model}: no such file")
+        try:
+            runner = open_graph(model)
+        except (FileNotFoundError, ValueError) as err:
+            raise UserError(str(err)) from None
+        yield runner
+        return
+    loaded = load_model(model)
+    with tempfile.TemporaryDirectory() as folder:
+        yield open_graph(export(loaded, Path(folder)))
 
 
 def expand_inputs(inputs: list[str], suffixes: set[str] = AUDIO_SUFFIXES, what: str = "audio") -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 
 DESCRIPTION = (
     "Remove noise from speech recordings. Any rate and channel count in; the model runs at its own "
@@ -39,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=["torch", "onnx"],
         default="torch",
-        help="inference engine: PyTorch, or onnxruntime on the streaming graph (--model a streaming model or "
-        "a .onnx file from 'tfsignal export --streaming'), one frame at a time as a device runs it",
+        help="inference engine: PyTorch, or onnxruntime on an exported graph (--model a .onnx file from "
+        "'tfsignal export', or a model exported for this run); a streaming graph runs one frame at a time "
+        "as a device runs it",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
@@ -77,33 +79,26 @@ def run(args) -> int:
 
 @contextlib.contextmanager
 def enhancer(args):
-    """The model ``--model`` and ``--backend`` ask for. With ``--backend onnx`` that is the streaming
-    graph of an exported .onnx (with its spec), or of a streaming model exported into a temporary
-    folder that lives as long as the context."""
-    import tempfile
-    from pathlib import Path
-
-    from .common import UserError, load_model
+    """The model ``--model`` and ``--backend`` ask for. With ``--backend onnx``: onnxruntime on an
+    exported enhancer graph (a .onnx file, or the model exported for this run), the streaming graph
+    of a streaming model, the offline spectral graph of any other."""
+    from .common import UserError, load_model, onnx_runner
 
     if args.backend == "torch":
         yield load_model(args.model, args.device)
         return
-    from tfsignal.export import OnnxEnhancer, to_onnx_streaming
+    from tfsignal.export import open_enhancer, to_onnx, to_onnx_streaming
 
-    if args.model.endswith(".onnx"):
-        if not Path(args.model).exists():
-            raise UserError(f"{args.model}: no such file")
-        try:
-            graph = OnnxEnhancer(args.model)
-        except (FileNotFoundError, ValueError) as err:
-            raise UserError(str(err)) from None
+    def export(model, folder):
+        if hasattr(model, "step_frame"):
+            return to_onnx_streaming(model, folder / "enhancer.onnx")
+        if not hasattr(model, "enhance"):
+            raise UserError(f"{args.model}: not an enhancement model")
+        print(f"exporting {args.model} to ONNX first (about a minute)", file=sys.stderr, flush=True)
+        return to_onnx(model, folder / "enhancer.onnx")
+
+    with onnx_runner(args.model, open_enhancer, export) as graph:
         yield graph
-        return
-    model = load_model(args.model)
-    if not hasattr(model, "step_frame"):
-        raise UserError(f"{args.model}: not a streaming model, so it has no ONNX streaming graph; use --backend torch")
-    with tempfile.TemporaryDirectory() as folder:
-        yield OnnxEnhancer(to_onnx_streaming(model, Path(folder) / "enhancer.onnx"))
 
 
 def plan_pictures(inputs, target: str):

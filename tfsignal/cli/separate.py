@@ -80,30 +80,22 @@ def run(args) -> int:
 @contextlib.contextmanager
 def separator(args):
     """The model ``--model`` and ``--backend`` ask for: a PyTorch model, or an onnxruntime session on
-    an exported graph (a .onnx file with its spec, or the model exported into a temporary folder)."""
-    import tempfile
-    from pathlib import Path
+    an exported graph (a .onnx file with its spec, or the model exported for this run)."""
+    from .common import UserError, load_model, onnx_runner
 
-    from .common import UserError, load_model
-
-    if args.backend == "onnx" and args.model.endswith(".onnx"):
-        from tfsignal.export import OnnxSeparator
-
-        try:
-            graph = OnnxSeparator(args.model)
-        except (FileNotFoundError, ValueError) as err:
-            raise UserError(str(err)) from None
-        yield graph
-        return
-    model = load_model(args.model, args.device)
-    if args.backend == "torch" or getattr(model, "n_sources", None) is None:
-        yield model
+    if args.backend == "torch":
+        yield load_model(args.model, args.device)
         return
     from tfsignal.export import OnnxSeparator, to_onnx
 
-    print(f"exporting {args.model} to ONNX first (a minute or two)", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory() as folder:
-        yield OnnxSeparator(to_onnx(model, Path(folder) / "separator.onnx"))
+    def export(model, folder):
+        if getattr(model, "n_sources", None) is None:
+            raise UserError(f"{args.model}: not a separation model")
+        print(f"exporting {args.model} to ONNX first (a minute or two)", file=sys.stderr, flush=True)
+        return to_onnx(model, folder / "separator.onnx")
+
+    with onnx_runner(args.model, OnnxSeparator, export) as graph:
+        yield graph
 
 
 def output_names(src, folder, n_sources: int) -> list:

@@ -4,7 +4,9 @@
 ``conv`` uses a windowed DFT basis as a ``Conv1d`` and its inverse as a ``ConvTranspose1d``
          followed by window-sum normalisation (exports to ONNX, where ``torch.istft`` cannot).
          A dense DFT costs O(n_fft^2) per frame against the FFT's O(n_fft log n_fft), so on
-         CPU it is slower than ``fft`` (benchmarks/README.md); use it for export.
+         CPU it is slower than ``fft`` (benchmarks/README.md). :class:`STFT` takes it whatever
+         its backend while a model is exported (``tfsignal.kernels.exporting()``), so every
+         exported graph holds matrix products that any ONNX runtime has, not DFT ops.
 
 Both follow ``torch.stft`` / ``torch.istft`` conventions: periodic window zero-padded to ``n_fft``
 in the middle, reflect padding of ``n_fft // 2`` when ``center=True``, one-sided spectrum, no
@@ -199,26 +201,38 @@ class STFT(nn.Module):
         self.win_length = n_fft if win_length is None else win_length
         self.n_freq = n_fft // 2 + 1
         self._window64 = make_window(window, n_fft, self.win_length)
-        self._bases64 = dft_bases(self._window64) if backend == "conv" else None
+        self._bases64: tuple[Tensor, Tensor] | None = None  # the conv backend's, built on first use
         self._cast: dict[tuple, tuple[Tensor, tuple[Tensor, Tensor] | None]] = {}
 
-    def _tensors(self, like: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    def _backend(self) -> str:
+        """``backend``, or ``"conv"`` while the model is being exported."""
+        from tfsignal.kernels import exporting
+
+        return "conv" if exporting() else self.backend
+
+    def _tensors(self, like: Tensor, backend: str) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         dtype = like.real.dtype if like.is_complex() else like.dtype
-        key = (dtype, like.device)
+        key = (dtype, like.device, backend)
         if key not in self._cast:
-            bases = None if self._bases64 is None else tuple(b.to(like.device, dtype) for b in self._bases64)
+            bases = None
+            if backend == "conv":
+                if self._bases64 is None:
+                    self._bases64 = dft_bases(self._window64)
+                bases = tuple(b.to(like.device, dtype) for b in self._bases64)
             self._cast[key] = (self._window64.to(like.device, dtype), bases)
         return self._cast[key]
 
     def stft(self, x: Tensor, return_complex: bool = True) -> Tensor:
         """(..., time) -> (..., freq, frames) complex, or (..., freq, frames, 2) real."""
-        window, bases = self._tensors(x)
-        return stft(x, self.n_fft, self.hop_length, window, self.center, self.backend, return_complex, bases)
+        backend = self._backend()
+        window, bases = self._tensors(x, backend)
+        return stft(x, self.n_fft, self.hop_length, window, self.center, backend, return_complex, bases)
 
     def istft(self, spec: Tensor, length: int | None = None) -> Tensor:
         """(..., freq, frames) complex or (..., freq, frames, 2) real -> (..., time)."""
-        window, bases = self._tensors(spec)
-        return istft(spec, self.n_fft, self.hop_length, window, self.center, length, self.backend, bases)
+        backend = self._backend()
+        window, bases = self._tensors(spec, backend)
+        return istft(spec, self.n_fft, self.hop_length, window, self.center, length, backend, bases)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.stft(x)
