@@ -33,6 +33,28 @@ _MAX_HEAD_DIM = 128
 
 
 @triton.jit
+def _locate(n_blocks, n_heads, BLOCK: tl.constexpr):
+    """This program's (batch * heads) index, first position, batch and head: the grid's one axis
+    runs over n_blocks blocks of every (batch, head) pair."""
+    pid = tl.program_id(0)
+    bh = pid // n_blocks
+    return bh, (pid % n_blocks) * BLOCK, (bh // n_heads).to(tl.int64), (bh % n_heads).to(tl.int64)
+
+
+@triton.jit
+def _load_tile(base, positions, stride, length, offs_dim, dim):
+    """(positions, offs_dim) tile of a (length, dim) matrix whose rows lie ``stride`` apart; zero outside."""
+    mask = (positions[:, None] < length) & (offs_dim[None, :] < dim)
+    return tl.load(base + positions[:, None] * stride + offs_dim[None, :], mask=mask, other=0.0)
+
+
+@triton.jit
+def _store_tile(base, positions, stride, length, offs_dim, dim, tile):
+    mask = (positions[:, None] < length) & (offs_dim[None, :] < dim)
+    tl.store(base + positions[:, None] * stride + offs_dim[None, :], tile.to(base.dtype.element_ty), mask=mask)
+
+
+@triton.jit
 def _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL: tl.constexpr, HAS_PAD: tl.constexpr):
     """(BLOCK_M, BLOCK_N) booleans: query row may attend to key col (both indices in the sequence)."""
     ok = (rows[:, None] < q_len) & (cols[None, :] < k_len)
@@ -45,6 +67,20 @@ def _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL: tl.constexpr, HAS_
 
 
 @triton.jit
+def _score_gradient(
+    q, k, v, do, lse, delta, rows, cols, q_len, k_len, pad_ptr, qk_scale,
+    CAUSAL: tl.constexpr, HAS_PAD: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """The softmax weights P (M, N) recomputed from the saved log2-sum-exp2, and dS = P (dP - D),
+    the gradient of the scores before the scale (D = rowsum(dO * O))."""
+    scores = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N), base 2
+    allowed = _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL, HAS_PAD)
+    p = tl.where(allowed, tl.exp2(scores - lse[:, None]), 0.0)
+    dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)  # (M, N)
+    return p, p * (dp - delta[:, None])
+
+
+@triton.jit
 def _attention_forward(
     Q, K, V, PAD, O, LSE,
     sq_b, sq_h, sq_l, sk_b, sk_h, sk_l, sv_b, sv_h, sv_l, so_b, so_h, so_l,
@@ -52,18 +88,13 @@ def _attention_forward(
     CAUSAL: tl.constexpr, HAS_PAD: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr,
 ):  # fmt: skip
-    pid = tl.program_id(0)
-    n_m_blocks = tl.cdiv(q_len, BLOCK_M)
-    bh = pid // n_m_blocks
-    start_m = (pid % n_m_blocks) * BLOCK_M
-    batch = (bh // n_heads).to(tl.int64)
-    head = (bh % n_heads).to(tl.int64)
+    """O (batch, heads, q_len, value_dim) and LSE (batch * heads, q_len) of one block of queries."""
+    bh, start_m, batch, head = _locate(tl.cdiv(q_len, BLOCK_M), n_heads, BLOCK_M)
     rows = start_m + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
-    q_ptrs = Q + batch * sq_b + head * sq_h + rows[:, None] * sq_l + offs_d[None, :]
-    q = tl.load(q_ptrs, mask=(rows[:, None] < q_len) & (offs_d[None, :] < head_dim), other=0.0)  # (M, D)
+    q = _load_tile(Q + batch * sq_b + head * sq_h, rows, sq_l, q_len, offs_d, head_dim)  # (M, D)
     k_base = K + batch * sk_b + head * sk_h
     v_base = V + batch * sv_b + head * sv_h
     pad_ptr = PAD + batch * k_len
@@ -76,11 +107,7 @@ def _attention_forward(
         hi = tl.minimum(k_len, start_m + BLOCK_M + k_len - q_len)
     for start_n in range(0, hi, BLOCK_N):
         cols = start_n + offs_n
-        k = tl.load(
-            k_base + cols[:, None] * sk_l + offs_d[None, :],
-            mask=(cols[:, None] < k_len) & (offs_d[None, :] < head_dim),
-            other=0.0,
-        )  # (N, D)
+        k = _load_tile(k_base, cols, sk_l, k_len, offs_d, head_dim)  # (N, D)
         scores = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N), base 2
         allowed = _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL, HAS_PAD)
         scores = tl.where(allowed, scores, float("-inf"))
@@ -90,20 +117,15 @@ def _attention_forward(
         p = tl.exp2(scores - m_shift[:, None])  # (M, N)
         alpha = tl.exp2(m_i - m_shift)  # rescales what was summed under the old max
         l_i = l_i * alpha + tl.sum(p, 1)
-        v = tl.load(
-            v_base + cols[:, None] * sv_l + offs_dv[None, :],
-            mask=(cols[:, None] < k_len) & (offs_dv[None, :] < value_dim),
-            other=0.0,
-        )  # (N, DV)
+        v = _load_tile(v_base, cols, sv_l, k_len, offs_dv, value_dim)  # (N, DV)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
         m_i = m_new
 
     has_key = l_i > 0
     out = acc / tl.where(has_key, l_i, 1.0)[:, None]  # rows with no key: 0 / 1
+    _store_tile(O + batch * so_b + head * so_h, rows, so_l, q_len, offs_dv, value_dim, out)
     # log2-sum-exp2 for the backward; +inf makes exp2(score - lse) = 0 on rows with no key
     lse = tl.where(has_key, m_i + tl.log2(tl.where(has_key, l_i, 1.0)), float("inf"))
-    o_ptrs = O + batch * so_b + head * so_h + rows[:, None] * so_l + offs_dv[None, :]
-    tl.store(o_ptrs, out.to(O.dtype.element_ty), mask=(rows[:, None] < q_len) & (offs_dv[None, :] < value_dim))
     tl.store(LSE + bh.to(tl.int64) * q_len + rows, lse, mask=rows < q_len)
 
 
@@ -118,22 +140,13 @@ def _attention_backward_kv(
     """dK and dV of one block of keys, summed over every query block that sees it.
 
     dK, dV share K's and V's strides; DO shares O's; LSE and DELTA are (batch * heads, q_len)."""
-    pid = tl.program_id(0)
-    n_n_blocks = tl.cdiv(k_len, BLOCK_N)
-    bh = pid // n_n_blocks
-    start_n = (pid % n_n_blocks) * BLOCK_N
-    batch = (bh // n_heads).to(tl.int64)
-    head = (bh % n_heads).to(tl.int64)
+    bh, start_n, batch, head = _locate(tl.cdiv(k_len, BLOCK_N), n_heads, BLOCK_N)
     offs_m = tl.arange(0, BLOCK_M)
     cols = start_n + tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
-    k_mask = (cols[:, None] < k_len) & (offs_d[None, :] < head_dim)
-    v_mask = (cols[:, None] < k_len) & (offs_dv[None, :] < value_dim)
-    k_ptrs = K + batch * sk_b + head * sk_h + cols[:, None] * sk_l + offs_d[None, :]
-    v_ptrs = V + batch * sv_b + head * sv_h + cols[:, None] * sv_l + offs_dv[None, :]
-    k = tl.load(k_ptrs, mask=k_mask, other=0.0)  # (N, D)
-    v = tl.load(v_ptrs, mask=v_mask, other=0.0)  # (N, DV)
+    k = _load_tile(K + batch * sk_b + head * sk_h, cols, sk_l, k_len, offs_d, head_dim)  # (N, D)
+    v = _load_tile(V + batch * sv_b + head * sv_h, cols, sv_l, k_len, offs_dv, value_dim)  # (N, DV)
     q_base = Q + batch * sq_b + head * sq_h
     do_base = DO + batch * so_b + head * so_h
     row_base = bh.to(tl.int64) * q_len
@@ -146,27 +159,17 @@ def _attention_backward_kv(
         lo = (tl.maximum(0, start_n - (k_len - q_len)) // BLOCK_M) * BLOCK_M
     for start_m in range(lo, q_len, BLOCK_M):
         rows = start_m + offs_m
-        q = tl.load(
-            q_base + rows[:, None] * sq_l + offs_d[None, :],
-            mask=(rows[:, None] < q_len) & (offs_d[None, :] < head_dim),
-            other=0.0,
-        )  # (M, D)
-        do = tl.load(
-            do_base + rows[:, None] * so_l + offs_dv[None, :],
-            mask=(rows[:, None] < q_len) & (offs_dv[None, :] < value_dim),
-            other=0.0,
-        )  # (M, DV)
+        q = _load_tile(q_base, rows, sq_l, q_len, offs_d, head_dim)  # (M, D)
+        do = _load_tile(do_base, rows, so_l, q_len, offs_dv, value_dim)  # (M, DV)
         lse = tl.load(LSE + row_base + rows, mask=rows < q_len, other=float("inf"))  # (M,)
         delta = tl.load(DELTA + row_base + rows, mask=rows < q_len, other=0.0)  # (M,)
-        scores = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N)
-        allowed = _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL, HAS_PAD)
-        p = tl.where(allowed, tl.exp2(scores - lse[:, None]), 0.0)  # softmax weights (M, N)
+        p, ds = _score_gradient(
+            q, k, v, do, lse, delta, rows, cols, q_len, k_len, pad_ptr, qk_scale, CAUSAL, HAS_PAD, PRECISION
+        )  # (M, N) each
         dv += tl.dot(tl.trans(p).to(do.dtype), do, input_precision=PRECISION)
-        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)  # (M, N)
-        ds = p * (dp - delta[:, None])  # gradient of the scores (before the scale)
         dk += tl.dot(tl.trans(ds).to(q.dtype), q, input_precision=PRECISION)
-    tl.store(DK + batch * sk_b + head * sk_h + cols[:, None] * sk_l + offs_d[None, :], (dk * sm_scale), mask=k_mask)
-    tl.store(DV + batch * sv_b + head * sv_h + cols[:, None] * sv_l + offs_dv[None, :], dv, mask=v_mask)
+    _store_tile(DK + batch * sk_b + head * sk_h, cols, sk_l, k_len, offs_d, head_dim, dk * sm_scale)
+    _store_tile(DV + batch * sv_b + head * sv_h, cols, sv_l, k_len, offs_dv, value_dim, dv)
 
 
 @triton.jit
@@ -178,24 +181,13 @@ def _attention_backward_q(
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr,
 ):  # fmt: skip
     """dQ of one block of queries (DQ shares Q's strides)."""
-    pid = tl.program_id(0)
-    n_m_blocks = tl.cdiv(q_len, BLOCK_M)
-    bh = pid // n_m_blocks
-    start_m = (pid % n_m_blocks) * BLOCK_M
-    batch = (bh // n_heads).to(tl.int64)
-    head = (bh % n_heads).to(tl.int64)
+    bh, start_m, batch, head = _locate(tl.cdiv(q_len, BLOCK_M), n_heads, BLOCK_M)
     rows = start_m + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
-    q_mask = (rows[:, None] < q_len) & (offs_d[None, :] < head_dim)
-    q_ptrs = Q + batch * sq_b + head * sq_h + rows[:, None] * sq_l + offs_d[None, :]
-    q = tl.load(q_ptrs, mask=q_mask, other=0.0)  # (M, D)
-    do = tl.load(
-        DO + batch * so_b + head * so_h + rows[:, None] * so_l + offs_dv[None, :],
-        mask=(rows[:, None] < q_len) & (offs_dv[None, :] < value_dim),
-        other=0.0,
-    )  # (M, DV)
+    q = _load_tile(Q + batch * sq_b + head * sq_h, rows, sq_l, q_len, offs_d, head_dim)  # (M, D)
+    do = _load_tile(DO + batch * so_b + head * so_h, rows, so_l, q_len, offs_dv, value_dim)  # (M, DV)
     row_base = bh.to(tl.int64) * q_len
     lse = tl.load(LSE + row_base + rows, mask=rows < q_len, other=float("inf"))
     delta = tl.load(DELTA + row_base + rows, mask=rows < q_len, other=0.0)
@@ -209,23 +201,13 @@ def _attention_backward_q(
         hi = tl.minimum(k_len, start_m + BLOCK_M + k_len - q_len)
     for start_n in range(0, hi, BLOCK_N):
         cols = start_n + offs_n
-        k = tl.load(
-            k_base + cols[:, None] * sk_l + offs_d[None, :],
-            mask=(cols[:, None] < k_len) & (offs_d[None, :] < head_dim),
-            other=0.0,
-        )  # (N, D)
-        v = tl.load(
-            v_base + cols[:, None] * sv_l + offs_dv[None, :],
-            mask=(cols[:, None] < k_len) & (offs_dv[None, :] < value_dim),
-            other=0.0,
-        )  # (N, DV)
-        scores = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N)
-        allowed = _allowed_block(rows, cols, q_len, k_len, pad_ptr, CAUSAL, HAS_PAD)
-        p = tl.where(allowed, tl.exp2(scores - lse[:, None]), 0.0)
-        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)  # (M, N)
-        ds = p * (dp - delta[:, None])
+        k = _load_tile(k_base, cols, sk_l, k_len, offs_d, head_dim)  # (N, D)
+        v = _load_tile(v_base, cols, sv_l, k_len, offs_dv, value_dim)  # (N, DV)
+        _, ds = _score_gradient(
+            q, k, v, do, lse, delta, rows, cols, q_len, k_len, pad_ptr, qk_scale, CAUSAL, HAS_PAD, PRECISION
+        )
         dq += tl.dot(ds.to(k.dtype), k, input_precision=PRECISION)
-    tl.store(DQ + batch * sq_b + head * sq_h + rows[:, None] * sq_l + offs_d[None, :], dq * sm_scale, mask=q_mask)
+    _store_tile(DQ + batch * sq_b + head * sq_h, rows, sq_l, q_len, offs_d, head_dim, dq * sm_scale)
 
 
 INTERPRETED = interpreted(_attention_forward)

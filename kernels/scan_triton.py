@@ -33,6 +33,17 @@ def _linear_step(decay_1, drive_1, decay_2, drive_2):
 
 
 @triton.jit
+def _chunk_states(delta, u, B_chunk, A_tile, h_start):
+    """The states (BD, BN, BL) of one chunk from the state entering it (BD, BN), and the drive
+    delta_t u_t B_t; delta, u (BD, BL), B_chunk (BN, BL), A_tile (BD, BN)."""
+    decay = tl.exp(delta[:, None, :] * A_tile[:, :, None])  # (BD, BN, BL)
+    drive = (delta * u)[:, None, :] * B_chunk[None, :, :]  # (BD, BN, BL)
+    # (product of decays since the chunk start, state from a zero start) at every step
+    carried, local = tl.associative_scan((decay, drive), 2, _linear_step)
+    return local + carried * h_start[:, :, None], drive
+
+
+@triton.jit
 def _scan_forward(
     U, DELTA, A, B, C, Y, STARTS,
     d_inner, d_state, length, n_d_blocks,
@@ -65,11 +76,7 @@ def _scan_forward(
         u = tl.load(U + seq_base + offs_d[:, None] * length + t[None, :], mask=seq_mask, other=0.0)  # (BD, BL)
         B_chunk = tl.load(B + bc_base + offs_n[:, None] * length + t[None, :], mask=bc_mask, other=0.0)  # (BN, BL)
         C_chunk = tl.load(C + bc_base + offs_n[:, None] * length + t[None, :], mask=bc_mask, other=0.0)  # (BN, BL)
-        decay = tl.exp(delta[:, None, :] * A_tile[:, :, None])  # (BD, BN, BL)
-        drive = (delta * u)[:, None, :] * B_chunk[None, :, :]  # (BD, BN, BL)
-        # (product of decays since the chunk start, state from a zero start) at every step
-        carried, local = tl.associative_scan((decay, drive), 2, _linear_step)
-        states = local + carried * h[:, :, None]  # (BD, BN, BL)
+        states, _ = _chunk_states(delta, u, B_chunk, A_tile, h)  # (BD, BN, BL)
         y = tl.sum(states * C_chunk[None, :, :], 1)  # (BD, BL)
         tl.store(Y + seq_base + offs_d[:, None] * length + t[None, :], y, mask=seq_mask)
         h = tl.sum(tl.where(offs_l[None, None, :] == BLOCK_L - 1, states, 0.0), 2)  # last step's state
@@ -120,11 +127,7 @@ def _scan_backward(
         start_ptrs = STARTS + ((batch * n_chunks + chunk) * d_inner + offs_d[:, None]) * d_state + offs_n[None, :]
         h_start = tl.load(start_ptrs, mask=state_mask, other=0.0)  # (BD, BN)
 
-        # the chunk's states again, as in the forward
-        decay = tl.exp(delta[:, None, :] * A_tile[:, :, None])  # (BD, BN, BL)
-        drive = (delta * u)[:, None, :] * B_chunk[None, :, :]
-        carried, local = tl.associative_scan((decay, drive), 2, _linear_step)
-        states = local + carried * h_start[:, :, None]
+        states, drive = _chunk_states(delta, u, B_chunk, A_tile, h_start)  # as in the forward, (BD, BN, BL)
         # the adjoint, from the chunk's end backwards: lam_t = exp(delta_{t+1} A) lam_{t+1} + C_t g_t
         decay_next = tl.exp(delta_next[:, None, :] * A_tile[:, :, None])
         lam_carried, lam_local = tl.associative_scan(
