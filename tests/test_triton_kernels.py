@@ -5,7 +5,7 @@
 triton is imported (tests/conftest.py does that with the variable set), ours when their module is.
 So the fixture sets the variable and re-imports the kernel modules, and afterwards rebuilds them as
 they were for the tests that follow. The interpreter runs every program in Python, tens of milliseconds each on a
-busy core, so the shapes are small; bfloat16 does not run there, so everything is float32.
+busy core, so the shapes are small; bfloat16 does not run there, so all but one test use float32.
 """
 
 import importlib
@@ -85,6 +85,18 @@ def test_attention_strided_inputs_and_value_dim():
     assert (got - want).abs().max() < 1e-5
     for ours, theirs in zip(grads(got, (q, k, v)), grads(want, (q, k, v))):
         assert ours.shape == theirs.shape and (ours - theirs).abs().max() < 1e-5
+
+
+def test_attention_float16_accumulates_in_float32():
+    # the interpreter runs float16 (not bfloat16): products of float16 tiles, float32 sums
+    g = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(2, 2, 21, 8, generator=g).half().requires_grad_() for _ in range(3))
+    got = attention(q, k, v, causal=True, backend="triton")
+    want = attention_ref(q.float(), k.float(), v.float(), causal=True)
+    assert got.dtype == torch.float16
+    assert (got.float() - want).abs().max() < 2e-3
+    for ours, theirs in zip(grads(got, (q, k, v)), grads(want, (q, k, v))):
+        assert ours.dtype == torch.float16 and (ours.float() - theirs).abs().max() < 1e-2
 
 
 class _RecordGrid:
