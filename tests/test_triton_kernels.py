@@ -124,6 +124,28 @@ def test_attention_folds_batch_and_heads_into_the_first_grid_axis(interpreter, m
     assert grids == [(65537,), (65537,), (65537,)]
 
 
+def test_attention_refuses_what_the_kernel_does_not_take():
+    q = torch.randn(1, 1, 4, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="float16, bfloat16 or float32"):
+        attention(q, q, q, backend="triton")
+    wide = torch.randn(1, 1, 4, 129)
+    with pytest.raises(ValueError, match="head dims up to 128"):
+        attention(wide, wide, wide, backend="triton")
+
+
+def test_auto_keeps_cpu_tensors_on_pytorch(monkeypatch):
+    # the package exports functions named like these modules, so fetch the modules themselves
+    attention_module = importlib.import_module("tfsignal.kernels.attention")
+    scan_module = importlib.import_module("tfsignal.kernels.scan")
+    q = torch.randn(1, 1, 4, 8)
+    u = torch.randn(1, 3, 4)
+    monkeypatch.setattr(attention_module, "TRITON_FASTER", ((8, 1, 4096),))
+    monkeypatch.setattr(scan_module, "TRITON_FASTER", ((2, 1, 4096),))
+    assert not attention_module._triton_faster(q, q)
+    assert not scan_module._triton_faster(u, torch.zeros(3, 2))
+    assert scan_module._resolve_backend("auto", u, torch.zeros(3, 2)) == "torch"
+
+
 def test_cpu_tensors_need_the_interpreter():
     with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
         check_device(torch.zeros(1), interpreter=False)
