@@ -7,6 +7,7 @@ import pytest
 # with TRITON_INTERPRET=1, for its CPU interpreter; tests/test_triton_kernels.py runs our kernels in
 # the interpreter, which fails on GPU-built helpers. So triton (when installed) is imported here,
 # before any test module, with the variable set, and the variable is put back for the other tests.
+# A test that launched Triton kernels on a GPU would need triton imported without it instead.
 _interpret = os.environ.get("TRITON_INTERPRET")
 os.environ["TRITON_INTERPRET"] = "1"
 try:
