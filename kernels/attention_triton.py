@@ -14,6 +14,11 @@ recomputes them from the saved log-sum-exp. Shaped for the models here:
 - float16, bfloat16 and float32 inputs, float32 accumulation; float32 products follow
   ``torch.backends.cuda.matmul.allow_tf32`` as PyTorch's own matmuls do.
 
+Three kernels: the forward, dK and dV per block of keys, dQ per block of queries (no atomics); the
+backward's row term rowsum(dO * O) is one PyTorch reduction. Tiles are 16 to 64 positions as the
+lengths need, untuned until ``benchmarks/kernels.py`` has run on a GPU. TIGER's F3A, whose tokens
+carry a whole axis (head dims in the hundreds), is beyond the head-dim limit and stays on SDPA.
+
 The dispatcher imports this module on the first ``backend="triton"`` call, which needs the
 ``triton`` package (``pip install 'tfsignal[gpu]'``).
 """
@@ -305,7 +310,8 @@ def attention_triton(
     """
     check_device(q, INTERPRETED)
     if max(q.shape[-1], v.shape[-1]) > _MAX_HEAD_DIM:
-        raise ValueError(f"the Triton attention takes head dims up to {_MAX_HEAD_DIM}, got {q.shape[-1]}")
+        dims = f"{q.shape[-1]} (queries, keys), {v.shape[-1]} (values)"
+        raise ValueError(f"the Triton attention takes head dims up to {_MAX_HEAD_DIM}, got {dims}")
     if q.dtype not in (torch.float16, torch.bfloat16, torch.float32) or not q.dtype == k.dtype == v.dtype:
         raise ValueError(f"the Triton attention takes float16, bfloat16 or float32 q, k, v of one dtype, got {q.dtype}")
     return _TritonAttention.apply(q, k, v, key_padding_mask, causal)

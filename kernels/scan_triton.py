@@ -9,8 +9,11 @@ backward can recompute a chunk's states and run the adjoint recurrence
 lam_t = C_t g_t + exp(delta_{t+1} A) lam_{t+1} backwards with the same scan (``reverse=True``).
 
 The core takes delta already discretised and leaves out the D skip and the gate, like the other
-backends of :mod:`tfsignal.kernels.scan` (their shared wrapper adds them). The streaming step does
-everything in one kernel: delta bias and softplus, state update, readout, skip and gate.
+backends of :mod:`tfsignal.kernels.scan` (their shared wrapper adds them). Gradients that sum over
+programs (dB and dC over channel blocks, dA over the batch) are written per program and added up
+by PyTorch, so the backward is deterministic. Tile sizes are untuned until ``benchmarks/kernels.py``
+has run on a GPU. The streaming step does everything in one kernel: delta bias and softplus, state
+update, readout, skip and gate.
 """
 
 from __future__ import annotations
@@ -227,7 +230,7 @@ def _scan_step(
     delta = tl.load(DELTA + row, mask=d_ok, other=0.0).to(tl.float32)
     if HAS_BIAS:
         delta += tl.load(DELTA_BIAS + offs_d, mask=d_ok, other=0.0).to(tl.float32)
-    if SOFTPLUS:  # as torch.nn.functional.softplus: linear above 20
+    if SOFTPLUS:  # as torch.nn.functional.softplus: linear above 20 (0 below about -17, not exp(delta))
         delta = tl.where(delta > 20.0, delta, tl.log(1.0 + tl.exp(tl.minimum(delta, 20.0))))
     u = tl.load(U + row, mask=d_ok, other=0.0).to(tl.float32)
     A_tile = tl.load(A + offs_d[:, None] * d_state + offs_n[None, :], mask=state_mask, other=0.0).to(tl.float32)
