@@ -20,6 +20,7 @@ pytest.importorskip("triton", reason="the Triton kernels need the triton package
 
 from tfsignal.kernels import attention, attention_ref, selective_scan, selective_scan_ref, selective_scan_step  # noqa: E402
 from tfsignal.kernels.triton_common import check_device  # noqa: E402
+from tfsignal.nn import MultiHeadAttention  # noqa: E402
 
 KERNEL_MODULES = ("tfsignal.kernels.attention_triton", "tfsignal.kernels.scan_triton")
 
@@ -85,6 +86,22 @@ def test_attention_strided_inputs_and_value_dim():
     assert (got - want).abs().max() < 1e-5
     for ours, theirs in zip(grads(got, (q, k, v)), grads(want, (q, k, v))):
         assert ours.shape == theirs.shape and (ours - theirs).abs().max() < 1e-5
+
+
+def test_attention_module_on_the_triton_kernel():
+    torch.manual_seed(0)
+    module = MultiHeadAttention(16, 2, backend="triton")
+    x = torch.randn(2, 7, 16, requires_grad=True)
+    pad = torch.zeros(2, 7, dtype=torch.bool)
+    pad[1, 5:] = True
+    inputs = (x, module.in_proj.weight)
+    got = module(x, key_padding_mask=pad)
+    ours = grads(got, inputs)
+    module.backend = "reference"
+    want = module(x, key_padding_mask=pad)
+    assert (got - want).abs().max() < 1e-5
+    for a, b in zip(ours, grads(want, inputs)):
+        assert (a - b).abs().max() < 1e-5
 
 
 def test_attention_float16_accumulates_in_float32():
