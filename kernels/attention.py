@@ -8,18 +8,26 @@ Backends of :func:`attention`:
 - ``"reference"``: :func:`attention_ref`, softmax(q k^T / sqrt(d)) v written out, the yardstick.
 - ``"torch"``: ``torch.nn.functional.scaled_dot_product_attention``, which picks a fused
   (flash / memory-efficient) kernel where PyTorch has one and exports to ONNX.
-- ``"triton"``: reserved for a kernel of our own; none ships yet, so asking for it raises.
-- ``"auto"``: ``"torch"``.
+- ``"triton"``: our Triton kernels, forward and backward (:mod:`tfsignal.kernels.attention_triton`),
+  for short sequences and head dims 4 to 128. They take CUDA tensors; on the CPU they run only in
+  Triton's interpreter (``TRITON_INTERPRET=1`` set before the first call), which the tests use to
+  check them against :func:`attention_ref`, and otherwise raise. Needs ``pip install 'tfsignal[gpu]'``.
+- ``"auto"``: ``"triton"`` on CUDA for the shapes where ``benchmarks/kernels.py`` measured it
+  faster than SDPA (:data:`TRITON_FASTER`), else ``"torch"``. No GPU has run that benchmark yet,
+  so the table is empty and ``"auto"`` is ``"torch"`` everywhere.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .triton_common import load
 
 Backend = Literal["auto", "torch", "reference", "triton"]
 
@@ -78,6 +86,18 @@ def _attention_sdpa(q: Tensor, k: Tensor, v: Tensor, causal: bool, key_padding_m
     return out.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
 
 
+# Where benchmarks/kernels.py measured our Triton kernel faster than every SDPA backend on a GPU:
+# (head_dim, shortest, longest sequence), inclusive. Empty until that benchmark runs on a GPU.
+TRITON_FASTER: tuple[tuple[int, int, int], ...] = ()
+
+
+def _triton_faster(q: Tensor, k: Tensor) -> bool:
+    if not q.is_cuda or importlib.util.find_spec("triton") is None:
+        return False
+    longest = max(q.shape[2], k.shape[2])
+    return any(d == q.shape[-1] and lo <= longest <= hi for d, lo, hi in TRITON_FASTER)
+
+
 def attention(
     q: Tensor,
     k: Tensor,
@@ -88,8 +108,11 @@ def attention(
     backend: Backend = "auto",
 ) -> Tensor:
     """Scaled dot-product attention on (batch, heads, length, head_dim) tensors."""
+    if backend == "auto" and _triton_faster(q, k):
+        backend = "triton"
     if backend == "triton":
-        raise RuntimeError("no Triton attention kernel ships yet; use backend='torch' (SDPA, runs on CUDA too)")
+        _check(q, k, v, key_padding_mask)
+        return load("attention_triton").attention_triton(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
     if backend == "reference":
         return attention_ref(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
     if backend not in ("auto", "torch"):

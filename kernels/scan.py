@@ -25,17 +25,27 @@ Backends of :func:`selective_scan`:
   matrix product per channel and state (the "dual" form of the recurrence): a handful of ops and
   no loop at all, for short sequences in exported graphs (the frequency path of a streaming
   model, 33 tokens a frame). Memory grows as length squared, so not for long sequences.
-- ``"triton"``: reserved for a CUDA kernel; none ships yet, so asking for it raises.
-- ``"auto"``: ``"torch"`` (the Triton kernel will take CUDA once it exists).
+- ``"triton"``: our Triton kernels, forward and backward (:mod:`tfsignal.kernels.scan_triton`): the
+  state stays in registers while time advances in chunks, each chunk solved by a parallel
+  associative scan. They take CUDA tensors; on the CPU they run only in Triton's interpreter
+  (``TRITON_INTERPRET=1`` set before the first call), which the tests use to check them against
+  the reference, and otherwise raise. :func:`selective_scan_step` takes ``backend="triton"`` too
+  (one kernel for the whole step). Needs ``pip install 'tfsignal[gpu]'``.
+- ``"auto"``: ``"chunked"`` while exporting; ``"triton"`` on CUDA for the shapes where
+  ``benchmarks/kernels.py`` measured it faster than ``"torch"`` (:data:`TRITON_FASTER`); else
+  ``"torch"``. No GPU has run that benchmark yet, so the table is empty.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .triton_common import load
 
 Backend = Literal["auto", "torch", "reference", "chunked", "quadratic", "triton"]
 
@@ -489,13 +499,28 @@ def exporting() -> bool:
     return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
 
 
-def _resolve_backend(backend: str) -> str:
+# Where benchmarks/kernels.py measured the Triton scan faster than "torch" on a GPU:
+# (d_state, shortest, longest sequence), inclusive. Empty until that benchmark runs on a GPU.
+TRITON_FASTER: tuple[tuple[int, int, int], ...] = ()
+
+
+def _triton_faster(u: Tensor, A: Tensor) -> bool:
+    if not u.is_cuda or importlib.util.find_spec("triton") is None:
+        return False
+    return any(n == A.shape[1] and lo <= u.shape[-1] <= hi for n, lo, hi in TRITON_FASTER)
+
+
+def _scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    return load("scan_triton").scan_triton(u, delta, A, B, C)
+
+
+def _resolve_backend(backend: str, u: Tensor, A: Tensor) -> str:
     if backend == "auto":
         # the fast path loops over blocks of steps in Python; exported graphs take the static-chunk form
-        return "chunked" if exporting() else "torch"
-    if backend == "triton":
-        raise RuntimeError("no Triton selective-scan kernel ships yet; use backend='torch' (runs on CUDA too)")
-    if backend not in ("torch", "reference", "chunked", "quadratic"):
+        if exporting():
+            return "chunked"
+        return "triton" if _triton_faster(u, A) else "torch"
+    if backend not in ("torch", "reference", "chunked", "quadratic", "triton"):
         raise ValueError(
             f"unknown backend {backend!r}; expected 'auto', 'torch', 'reference', 'chunked', 'quadratic' or 'triton'"
         )
@@ -520,7 +545,9 @@ def selective_scan(
     length); D, delta_bias: (d_inner). delta is shifted by delta_bias and passed through
     softplus (when ``delta_softplus``) before use. All backends are differentiable.
     """
-    chosen = _resolve_backend(backend)
+    chosen = _resolve_backend(backend, u, A)
+    if chosen == "triton":
+        return _run_core(_scan_triton, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     if chosen == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     if chosen == "chunked":
@@ -574,12 +601,16 @@ def selective_scan_step(
     z_t: Tensor | None = None,
     delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
+    backend: Literal["auto", "torch", "triton"] = "auto",
 ) -> tuple[Tensor, Tensor]:
     """One step of the scan for streaming: returns (y_t, new_state); nothing is modified in place.
 
     state: (batch, d_inner, d_state); u_t, delta_t, z_t: (batch, d_inner); B_t, C_t:
     (batch, d_state). Stepping over a sequence from a zero state equals :func:`selective_scan`.
+    ``backend="triton"`` runs the whole step in one kernel (no autograd); ``"auto"`` is ``"torch"``.
     """
+    if backend not in ("auto", "torch", "triton"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'torch' or 'triton'")
     if state.dim() != 3:
         raise ValueError(f"state must be (batch, d_inner, d_state), got shape {tuple(state.shape)}")
     batch, d_inner, d_state = state.shape
@@ -596,6 +627,9 @@ def selective_scan_step(
     for name, (tensor, shape) in expected.items():
         if tensor is not None and tuple(tensor.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+    if backend == "triton":
+        step = load("scan_triton").scan_step_triton
+        return step(state, u_t, delta_t, A, B_t, C_t, D, z_t, delta_bias, delta_softplus)
     if delta_bias is not None:
         delta_t = delta_t + delta_bias
     if delta_softplus:

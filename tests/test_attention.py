@@ -61,3 +61,6 @@ def test_bad_input_raises():
         attention(q, q, q, key_padding_mask=torch.zeros(1, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="not divisible"):
         MultiHeadAttention(10, 3)
+    # CPU tensors outside Triton's interpreter (or no triton installed): a clear error, not a crash
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1|pip install 'tfsignal\\[gpu\\]'"):
+        attention(q, q, q, backend="triton")

@@ -51,7 +51,8 @@ def gpu_status() -> tuple[str, str]:
         import triton  # noqa: F401
 
         usable = torch.cuda.is_available()
-        trit = f"{triton.__version__}, {'usable' if usable else 'installed but no GPU: PyTorch paths used'}"
+        state = "usable with backend='triton'" if usable else "installed but no GPU: PyTorch paths used"
+        trit = f"{triton.__version__}, {state}"
     except ImportError:
         trit = "not installed (PyTorch paths used)"
     return gpu, trit
