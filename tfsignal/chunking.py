@@ -181,14 +181,17 @@ def chunked_file(
     blocks of ``chunk`` samples, so the output is the stream's whole-signal output.
     """
     from .frontends.resample import resample_span, resampled_length, span_input
-    from .io import AudioReader, audio_writer
+    from .io import AudioReader, InputFileError, audio_writer
 
     many = not isinstance(dst, (str, os.PathLike))
     dsts = [Path(d) for d in (dst if many else [dst])]
     with AudioReader(src) as reader, ExitStack() as stack:
         n, file_rate, channels = reader.frames, reader.rate, 1 if mono else reader.channels
         writers = [stack.enter_context(audio_writer(d, file_rate, channels, overwrite, subtype)) for d in dsts]
-        m = resampled_length(n, file_rate, rate)  # length at the model's rate
+        try:
+            m = resampled_length(n, file_rate, rate)  # length at the model's rate
+        except ValueError as err:  # a rate no recorder uses, from a damaged header
+            raise InputFileError(src, str(err)) from None
         if progress is None:
             progress = m > 4 * chunk
 
