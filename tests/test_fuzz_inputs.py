@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tfsignal.cli import main
 from tfsignal.io import AudioReader, InputFileError, load_audio, load_eeg, save_audio
 from tfsignal.series import as_series_list, read_series_file
 
@@ -417,3 +418,48 @@ def test_as_series_list_gives_valid_series_or_a_value_error(x):
         assert "\n" not in str(err)
     else:
         assert_valid_series(series)
+
+
+# ------------------------------------------------------------------------------- the command line
+
+
+def random_bytes(n: int) -> bytes:
+    return np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+CLI_CASES = {
+    "enhance: random bytes": ("enhance", ".wav", random_bytes(300)),
+    "enhance: header only": ("enhance", ".wav", REAL[".wav"][:44]),
+    "enhance: rate 2**31 - 1": ("enhance", ".wav", wav_bytes(rate=2**31 - 1)),
+    "enhance: zero channels": ("enhance", ".wav", wav_bytes(channels=0)),
+    "separate: FLAC cut short": ("separate", ".flac", REAL[".flac"][:200]),
+    "separate: rate of 1 Hz": ("separate", ".wav", wav_bytes(rate=1)),
+    "tokenize: EDF cut short": ("tokenize", ".edf", REAL[".edf"][:300]),
+    "tokenize: negative record duration": ("tokenize", ".edf", edf_bytes(duration=-1)),
+    "tokenize: zero signals": ("tokenize", ".bdf", edf_bytes(n_signals=0, bdf=True)),
+    "classify: random bytes": ("classify", ".npy", random_bytes(200)),
+    "classify: header that lies": ("classify", ".npy", REAL[".npy"][:100]),
+    "classify: ts without data": ("classify", ".ts", (TS_TEXT.split("@data")[0] + "@data\n").encode()),
+}
+
+
+@pytest.mark.parametrize("command, suffix, content", list(CLI_CASES.values()), ids=list(CLI_CASES))
+def test_cli_refuses_bad_files_with_one_line_and_writes_nothing(
+    tmp_path, capsys, tiny_models, command, suffix, content
+):
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    if command == "classify":
+        args = [command, tiny_models[command], str(path), "-o", str(out / "labels.csv")]
+        out.mkdir()
+    else:
+        option = "--tokenizer" if command == "tokenize" else "--model"
+        args = [command, str(path), "-o", str(out), option, tiny_models[command]]
+    code = main(args)
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(path) in err[0] and "Traceback" not in captured.err, err
+    assert captured.out == ""
+    left = sorted(p.name for p in out.iterdir()) if command == "classify" else out.exists()
+    assert not left, f"an output was left behind: {left}"
