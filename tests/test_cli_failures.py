@@ -106,3 +106,20 @@ def test_export_never_writes_over_the_model_it_reads(tmp_path, capsys):
     code, err = run(["export", config, "-o", tmp_path / "m.onnx", "--overwrite"], capsys)
     assert code == 2 and len(err) == 1 and "is a file of the model" in err[0]
     assert config.read_bytes() == before and not (tmp_path / "m.onnx").exists()
+
+
+def test_an_input_that_runs_out_of_memory_is_one_line_and_the_batch_goes_on(tmp_path, capsys):
+    from tfsignal.cli.common import process_batch
+
+    def work(src, dsts):  # as a tokenizer asked to resample from 2.56e-6 Hz would
+        if src.name == "huge.edf":
+            raise MemoryError("Unable to allocate 373. GiB")
+        dsts[0].write_text("tokens")
+
+    jobs = [(tmp_path / name, [tmp_path / "out" / f"{name}.npz"]) for name in ("huge.edf", "fine.edf")]
+    assert process_batch(jobs, work, overwrite=False) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"{tmp_path / 'huge.edf'}: needs more memory than there is (a damaged header?)"
+    ]
+    assert captured.out.split() == [str(tmp_path / "out" / "fine.edf.npz")]

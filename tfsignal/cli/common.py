@@ -75,9 +75,10 @@ def process_batch(
 
     Before an input's work starts its outputs are checked: none may be an input of the batch or an
     output of an earlier input, and none may exist unless ``overwrite``. An InputFileError (from
-    the checks or from ``work``) is printed as one line and the batch goes on. Output folders that
-    do not exist yet are made when an output first needs them, and removed again at the end if
-    nothing was written into them. Returns the exit code: 0, or 2 when any input failed.
+    the checks or from ``work``) or a MemoryError is printed as one line and the batch goes on.
+    Output folders that do not exist yet are made when an output first needs them, and removed
+    again at the end if nothing was written into them. Returns the exit code: 0, or 2 when any
+    input failed.
     """
     from tfsignal.io import InputFileError, check_output_path
 
@@ -102,6 +103,9 @@ def process_batch(
                     print(dst)
             except InputFileError as err:
                 warn(str(err))
+                failures += 1
+            except MemoryError:  # a header's absurd rate or length can ask for terabytes
+                warn(f"{src}: needs more memory than there is (a damaged header?)")
                 failures += 1
     finally:
         for folder in reversed(made):
