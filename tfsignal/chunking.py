@@ -62,34 +62,34 @@ def chunked_stream(
     starts = [i * hop for i in range(1 + -(-(length - chunk) // hop))]
     done = 0  # output before this sample has been yielded
     pending: Tensor | None = None  # (channels, [k,] n): overlap-added output from `done` on
-    bar = tqdm(unit="chunk", disable=not progress, leave=False)
-    i, per_call = 0, batch_size  # chunk starts per call of fn: batch_size // channels once known
-    while i < len(starts):
-        group = starts[i : i + per_call]
-        block_start = group[0]
-        x = read(block_start, min(group[-1] + chunk, length))  # (C, n)
-        channels = x.shape[0]
-        per_call = max(1, batch_size // channels)
-        group = group[:per_call]  # at most batch_size chunks (of all channels) per call of fn
-        bar.total = len(starts) * channels
-        # the last chunk runs past the end: only that piece is zero-padded
-        at = [s - block_start for s in group]
-        pieces = [F.pad(x[:, a : a + chunk], (0, max(a + block_start + chunk - length, 0))) for a in at]
-        y = fn(torch.cat(pieces))  # (len(group) * C, [k,] chunk), chunk-major
-        y = y.reshape(len(group), channels, *y.shape[1:])
-        end = group[-1] + chunk  # pending must reach the end of the group's last chunk
-        grow = end - done - (0 if pending is None else pending.shape[-1])
-        zeros = y.new_zeros((channels, *y.shape[2:-1], grow))
-        pending = zeros if pending is None else torch.cat([pending, zeros], dim=-1)
-        for j, s in enumerate(group):
-            w = crossfade_window(chunk, overlap, s == 0, s == starts[-1]).to(y)
-            pending[..., s - done : s - done + chunk] += y[j] * w
-        i += len(group)
-        bar.update(len(group) * channels)
-        final = starts[i] if i < len(starts) else length  # no later chunk reaches before this sample
-        yield pending[..., : final - done]
-        pending, done = pending[..., final - done :], final
-    bar.close()
+    # closed also when a read fails, so that the error is not printed on the line of the bar
+    with tqdm(unit="chunk", disable=not progress, leave=False) as bar:
+        i, per_call = 0, batch_size  # chunk starts per call of fn: batch_size // channels once known
+        while i < len(starts):
+            group = starts[i : i + per_call]
+            block_start = group[0]
+            x = read(block_start, min(group[-1] + chunk, length))  # (C, n)
+            channels = x.shape[0]
+            per_call = max(1, batch_size // channels)
+            group = group[:per_call]  # at most batch_size chunks (of all channels) per call of fn
+            bar.total = len(starts) * channels
+            # the last chunk runs past the end: only that piece is zero-padded
+            at = [s - block_start for s in group]
+            pieces = [F.pad(x[:, a : a + chunk], (0, max(a + block_start + chunk - length, 0))) for a in at]
+            y = fn(torch.cat(pieces))  # (len(group) * C, [k,] chunk), chunk-major
+            y = y.reshape(len(group), channels, *y.shape[1:])
+            end = group[-1] + chunk  # pending must reach the end of the group's last chunk
+            grow = end - done - (0 if pending is None else pending.shape[-1])
+            zeros = y.new_zeros((channels, *y.shape[2:-1], grow))
+            pending = zeros if pending is None else torch.cat([pending, zeros], dim=-1)
+            for j, s in enumerate(group):
+                w = crossfade_window(chunk, overlap, s == 0, s == starts[-1]).to(y)
+                pending[..., s - done : s - done + chunk] += y[j] * w
+            i += len(group)
+            bar.update(len(group) * channels)
+            final = starts[i] if i < len(starts) else length  # no later chunk reaches before this sample
+            yield pending[..., : final - done]
+            pending, done = pending[..., final - done :], final
 
 
 def streamed(
@@ -181,14 +181,17 @@ def chunked_file(
     blocks of ``chunk`` samples, so the output is the stream's whole-signal output.
     """
     from .frontends.resample import resample_span, resampled_length, span_input
-    from .io import AudioReader, audio_writer
+    from .io import AudioReader, InputFileError, audio_writer
 
     many = not isinstance(dst, (str, os.PathLike))
     dsts = [Path(d) for d in (dst if many else [dst])]
     with AudioReader(src) as reader, ExitStack() as stack:
         n, file_rate, channels = reader.frames, reader.rate, 1 if mono else reader.channels
         writers = [stack.enter_context(audio_writer(d, file_rate, channels, overwrite, subtype)) for d in dsts]
-        m = resampled_length(n, file_rate, rate)  # length at the model's rate
+        try:
+            m = resampled_length(n, file_rate, rate)  # length at the model's rate
+        except ValueError as err:  # a rate no recorder uses, from a damaged header
+            raise InputFileError(src, str(err)) from None
         if progress is None:
             progress = m > 4 * chunk
 

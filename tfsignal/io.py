@@ -74,13 +74,20 @@ def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (time, channels)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise InputFileError(path, f"not a readable audio file ({err})") from None
+    except MemoryError:  # a damaged header can claim billions of frames
+        raise InputFileError(path, "its header claims more samples than fit in memory") from None
     if data.shape[0] == 0:
         raise InputFileError(path, "contains zero samples")
     if not np.isfinite(data).all():
         raise InputFileError(path, "contains NaN or Inf samples")
     x = data.mean(axis=1) if mono else np.ascontiguousarray(data.T)  # (T,) or (C, T)
     if sr is not None and sr != rate:
-        x = resample(x, rate, sr, axis=-1)
+        try:
+            x = resample(x, rate, sr, axis=-1)
+        except ValueError as err:  # a rate no recorder uses, from a damaged header
+            raise InputFileError(path, str(err)) from None
+        except MemoryError:
+            raise InputFileError(path, f"too long to resample from {rate} Hz to {sr} Hz in memory") from None
         rate = sr
     return np.ascontiguousarray(x, dtype=np.float32), int(rate)
 
@@ -134,6 +141,8 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
         raise InputFileError(path, f"not a readable {format_name} file ({detail})") from None
     if raw.n_times == 0:
         raise InputFileError(path, "contains zero samples")
+    if not 0 < raw.info["sfreq"] < np.inf:  # an EDF header's record duration may be zero or negative
+        raise InputFileError(path, f"impossible sampling rate of {raw.info['sfreq']:g} Hz in its header")
     if raw.info.get("maxshield"):  # mne's own warning is silenced with the rest of its output above
         warnings.warn(
             f"{path}: MaxShield data not yet MaxFiltered; apply mne.preprocessing.maxwell_filter first",
@@ -208,7 +217,7 @@ def audio_writer(
     """
     path = check_output_path(path, overwrite)
     ext = _sound_format(path)
-    with atomic_path(path) as tmp, sf.SoundFile(tmp, "w", int(sr), int(channels), subtype, format=ext) as f:
+    with atomic_path(path) as tmp, _sound_file_to_write(path, tmp, sr, channels, subtype, ext) as f:
 
         def write(x: np.ndarray) -> None:
             x = np.asarray(x)
@@ -220,6 +229,16 @@ def audio_writer(
             f.write(x if x.ndim == 1 else x[0] if channels == 1 else x.T)
 
         yield write
+
+
+def _sound_file_to_write(path: Path, tmp: str, sr: int, channels: int, subtype: str | None, ext: str) -> sf.SoundFile:
+    """``tmp`` opened for writing, or an InputFileError about ``path`` when libsndfile refuses the
+    rate, channel count or subtype."""
+    try:
+        return sf.SoundFile(tmp, "w", int(sr), int(channels), subtype, format=ext)
+    except (sf.LibsndfileError, OverflowError, TypeError, ValueError) as err:
+        problem = str(err).split(": ")[-1]  # libsndfile's own words, without the temporary file's name
+        raise InputFileError(path, f"cannot write {channels} channel(s) at {sr} Hz as {ext} ({problem})") from None
 
 
 class AudioReader:

@@ -6,24 +6,30 @@ when all have the same length. Models take (batch, time, channels) plus a paddin
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .io import InputFileError
 
-class SeriesFileError(ValueError):
-    """A series file that cannot be read; the message is one line for the user."""
+
+class SeriesFileError(InputFileError):
+    """A series file that cannot be read: an :class:`tfsignal.io.InputFileError` (one line naming the file)."""
 
 
 def as_series_list(X) -> list[np.ndarray]:
     """(n, time), (n, channels, time) or a list of (channels, time) / (time,) arrays -> list of (C, T) float arrays.
 
-    Checks what scikit-learn's ``check_array`` would, with its messages: no sparse or complex input,
-    at least one series of at least one step, no infinite values. NaN is allowed: it marks a
-    missing step (see :func:`pad`).
+    Checks what scikit-learn's ``check_array`` would, with its messages: no sparse, complex or
+    non-numeric input, at least one series of at least one step, no infinite values (nor values
+    beyond float32's range). NaN is allowed: it marks a missing step (see :func:`pad`); a series of
+    NaN only is refused.
     """
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError("sparse input is not supported: pass dense series (e.g. X.toarray())")
+    if np.isscalar(X) or (isinstance(X, np.ndarray) and X.ndim == 0):
+        raise ValueError(f"expected a collection of series, got {type(X).__name__} {X!r:.40}")
     if not isinstance(X, (list, tuple)):
         X = np.asarray(X)  # array-likes: DataFrames, objects with __array__
     shape = None  # of an array input, for the messages
@@ -35,7 +41,7 @@ def as_series_list(X) -> list[np.ndarray]:
                 "one series is X[None] (or x.reshape(1, -1))"
             )
         X = X[:, None, :] if X.ndim == 2 else X
-    out = [_series(x, i) for i, x in enumerate(X)]
+    out = [_one_series(x, i) for i, x in enumerate(X)]
     if not out:
         raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required: no series given")
     if len({x.shape[0] for x in out}) != 1:
@@ -46,17 +52,25 @@ def as_series_list(X) -> list[np.ndarray]:
     return out
 
 
-def _series(x, i: int) -> np.ndarray:
-    """One series as a float32 (channels, time) array."""
+def _one_series(x, i: int) -> np.ndarray:
+    """Series ``i`` of :func:`as_series_list` as a checked (channels, time) float32 array."""
     x = np.asarray(x)
     if np.iscomplexobj(x):
         raise ValueError(f"Complex data not supported (series {i})")
-    x = x.astype(np.float32)
+    if x.dtype == object:  # numbers held as objects are numbers
+        try:
+            x = x.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"series {i}: values of type {x.dtype} are not real numbers")
     x = x[None, :] if x.ndim == 1 else x
-    if x.ndim != 2:
-        raise ValueError(f"series {i}: expected (channels, time), got shape {x.shape}")
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"series {i}: expected (channels, time) with at least one channel, got shape {x.shape}")
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes Inf, refused below
+        x = x.astype(np.float32)
     if np.isinf(x).any():
-        raise ValueError(f"Input X contains infinity (series {i}); mark missing steps with NaN instead")
+        raise ValueError(f"Input X contains infinity (series {i}), or values beyond float32's range")
     if x.size and np.isnan(x).all():
         raise ValueError(f"series {i}: no values, only NaN")
     return x
@@ -130,23 +144,33 @@ def read_series_file(path: str | Path) -> tuple[list[np.ndarray], np.ndarray | N
     .csv: one univariate series per row, numbers only; .npy: (n, time) or (n, channels, time).
     """
     path = Path(path)
+    if path.is_dir():
+        raise SeriesFileError(path, "is a directory, not a series file")
     if not path.is_file():
-        raise SeriesFileError(f"{path}: no such file")
+        raise SeriesFileError(path, "no such file")
     suffix = path.suffix.lower()
+    if suffix not in (".ts", ".csv", ".npy"):
+        raise SeriesFileError(path, f"unsupported extension {suffix!r} (use .ts, .csv or .npy)")
+    labels = None
     try:
         if suffix == ".ts":
             from aeon.datasets import load_from_ts_file
 
-            X, y = load_from_ts_file(str(path))
-            return as_series_list(X), (None if y is None or len(y) == 0 else np.asarray(y))
-        if suffix == ".csv":
-            rows = np.genfromtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
-            return as_series_list(rows), None
-        if suffix == ".npy":
-            return as_series_list(np.load(path, allow_pickle=False)), None
+            X, labels = load_from_ts_file(str(path))
+        elif suffix == ".csv":
+            with warnings.catch_warnings():  # an empty file: numpy warns, as_series_list refuses it
+                warnings.simplefilter("ignore", UserWarning)
+                X = np.genfromtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+        else:
+            X = np.load(path, allow_pickle=False)
+        series = as_series_list(X)
     except ImportError as err:
-        raise SeriesFileError(f"{path}: reading .ts files needs aeon (pip install 'tfsignal[series]')") from err
-    except (ValueError, OSError) as err:
+        raise SeriesFileError(path, "reading .ts files needs aeon (pip install 'tfsignal[series]')") from err
+    except Exception as err:  # the parsers fail on a damaged file with many types (SyntaxError, EOFError, ...)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SeriesFileError(f"{path}: not a readable {suffix} series file ({first})") from err
-    raise SeriesFileError(f"{path}: unsupported extension {suffix!r} (use .ts, .csv or .npy)")
+        raise SeriesFileError(path, f"not a readable {suffix} series file ({first})") from err
+    if labels is None or len(labels) == 0:
+        return series, None
+    if len(labels) != len(series):
+        raise SeriesFileError(path, f"{len(labels)} labels for {len(series)} series")
+    return series, np.asarray(labels)

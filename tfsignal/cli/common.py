@@ -72,15 +72,22 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = AUDIO_SUFFIXES, what: 
 
 
 def plan_outputs(inputs: list[Path], output: str, suffix: str = "") -> list[Path]:
-    """One output path per input: ``output`` itself for a single file that is not a folder,
-    otherwise ``output/NAME{suffix}.EXT`` (the folder is created)."""
+    """One output path per input: ``output`` itself for a single file that is not a folder (its
+    folder must exist), otherwise ``output/NAME{suffix}.EXT`` (the folder is made by
+    :func:`process_batch` when the first output needs it)."""
     out = Path(output)
     if len(inputs) == 1 and not out.is_dir() and out.suffix:
-        return [out]
+        return [in_existing_folder(out)]
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: several inputs need an output folder, and this is a file")
-    out.mkdir(parents=True, exist_ok=True)
     return [out / f"{p.stem}{suffix}{p.suffix or '.wav'}" for p in inputs]
+
+
+def in_existing_folder(path: Path) -> Path:
+    """``path``, or a UserError when the folder it goes into does not exist (one output file)."""
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: folder {path.parent} does not exist")
+    return path
 
 
 def process_batch(
@@ -90,28 +97,47 @@ def process_batch(
 
     Before an input's work starts its outputs are checked: none may be an input of the batch or an
     output of an earlier input, and none may exist unless ``overwrite``. An InputFileError (from
-    the checks or from ``work``) is printed as one line and the batch goes on. Returns the exit
-    code: 0, or 2 when any input failed.
+    the checks or from ``work``) or a MemoryError is printed as one line and the batch goes on.
+    Output folders that do not exist yet are made when an output first needs them, and removed
+    again at the end if nothing was written into them. Returns the exit code: 0, or 2 when any
+    input failed.
     """
     from tfsignal.io import InputFileError, check_output_path
 
     sources = {src.resolve() for src, _ in jobs}
     planned: dict[Path, Path] = {}  # output -> the input that writes it in this run
+    made: list[Path] = []  # folders this batch made, outermost first
     failures = 0
-    for src, dsts in jobs:
-        try:
-            for dst in dsts:
-                target = dst.resolve()
-                if target in sources:
-                    raise InputFileError(dst, "output would overwrite an input")
-                if target in planned:
-                    raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
-                check_output_path(dst, overwrite)
-            planned.update({dst.resolve(): src for dst in dsts})
-            work(src, dsts)
-            for dst in dsts:
-                print(dst)
-        except InputFileError as err:
-            warn(str(err))
-            failures += 1
+    try:
+        for src, dsts in jobs:
+            try:
+                for dst in dsts:
+                    target = dst.resolve()
+                    if target in sources:
+                        raise InputFileError(dst, "output would overwrite an input")
+                    if target in planned:
+                        raise InputFileError(src, f"its output {dst} is also the output of {planned[target]}")
+                    made += make_folder(dst.parent)
+                    check_output_path(dst, overwrite)
+                planned.update({dst.resolve(): src for dst in dsts})
+                work(src, dsts)
+                for dst in dsts:
+                    print(dst)
+            except InputFileError as err:
+                warn(str(err))
+                failures += 1
+            except MemoryError:  # a header's absurd rate or length can ask for terabytes
+                warn(f"{src}: needs more memory than there is (a damaged header?)")
+                failures += 1
+    finally:
+        for folder in reversed(made):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     return 2 if failures else 0
+
+
+def make_folder(folder: Path) -> list[Path]:
+    """Make ``folder`` and any missing parents; returns the folders made, outermost first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]

@@ -71,7 +71,7 @@ def run(args) -> int:
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
     inputs = expand_inputs(args.inputs)
-    with enhancer(args) as model:  # before any output folder is created
+    with enhancer(args) as model:
         outputs = plan_outputs(inputs, args.output)
         args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
         return process_files(model, inputs, outputs, args)
@@ -102,17 +102,17 @@ def enhancer(args):
 
 
 def plan_pictures(inputs, target: str):
-    """``target`` itself for one input and a .png name, else ``target/NAME.png`` per input."""
+    """``target`` itself for one input and a .png name, else ``target/NAME.png`` per input (the folder
+    is made by the batch when needed)."""
     from pathlib import Path
 
-    from .common import UserError
+    from .common import UserError, in_existing_folder
 
     out = Path(target)
     if len(inputs) == 1 and out.suffix.lower() == ".png":
-        return [out]
+        return [in_existing_folder(out)]
     if out.suffix.lower() == ".png" or (out.exists() and not out.is_dir()):
         raise UserError(f"{out}: several inputs need a folder for --spectrogram")
-    out.mkdir(parents=True, exist_ok=True)
     return [out / f"{p.stem}.png" for p in inputs]
 
 

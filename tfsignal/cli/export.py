@@ -63,6 +63,17 @@ def exportable(name: str):
     return load_model(name)
 
 
+def model_files(name: str) -> set[Path]:
+    """The files a saved model or tokenizer ``name`` is read from (none for a configuration name)."""
+    from tfsignal import weights
+
+    try:
+        config = weights.resolve(name)
+    except (FileNotFoundError, ValueError):
+        return set()
+    return {config.resolve(), config.with_suffix(".safetensors").resolve()}
+
+
 def run(args) -> int:
     import json
     import time
@@ -80,6 +91,8 @@ def run(args) -> int:
     output = Path(args.output)
     sidecar = output.with_name(output.name + ".json")
     for target in (output, sidecar):
+        if target.resolve() in model_files(args.model):
+            raise UserError(f"{target}: is a file of the model {args.model}; choose another output")
         if target.exists() and not args.overwrite:
             raise UserError(f"{target}: already exists (use --overwrite to replace it)")
     if output.suffix.lower() != ".onnx":

@@ -73,7 +73,6 @@ def run(args) -> int:
             raise UserError(f"{args.model}: not a separation model")
         if args.n_sources is not None and args.n_sources != n_sources:
             raise UserError(f"{args.model} separates {n_sources} sources, not {args.n_sources} (--n-sources)")
-        out.mkdir(parents=True, exist_ok=True)
         return process_files(model, inputs, out, args)
 
 

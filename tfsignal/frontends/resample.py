@@ -2,7 +2,9 @@
 
 Rates are in Hz and may be fractional (an EEG amplifier's 250.3 Hz, a token rate): whole-number
 rates resample by their exact ratio, others by the nearest fraction with a denominator of at most
-:data:`MAX_DENOMINATOR`.
+:data:`MAX_DENOMINATOR`. Ratios whose up or down factor exceeds :data:`MAX_FACTOR` (a rate like
+2**31 - 1 Hz from a damaged header) raise ValueError instead of designing a filter that does not fit
+in memory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from scipy.signal import firwin, kaiserord, resample_poly
 STOPBAND_DB = 120.0  # rejection of everything above the new Nyquist frequency
 PASSBAND = 0.9  # flat up to this fraction of the lower Nyquist frequency
 MAX_DENOMINATOR = 1000  # largest up/down factor used to approximate a ratio of fractional rates
+MAX_FACTOR = 10_000  # larger up/down factors (a damaged header's rate) need filters of millions of taps
 
 
 @lru_cache(maxsize=32)
@@ -50,11 +53,15 @@ def _ratio(orig_sr: float, target_sr: float) -> tuple[int, int]:
     if float(orig_sr).is_integer() and float(target_sr).is_integer():
         orig_sr, target_sr = int(orig_sr), int(target_sr)
         g = math.gcd(orig_sr, target_sr)
-        return target_sr // g, orig_sr // g
-    if math.isclose(orig_sr, target_sr):
-        return 1, 1
-    ratio = Fraction(float(target_sr) / float(orig_sr)).limit_denominator(MAX_DENOMINATOR)
-    return ratio.numerator, ratio.denominator
+        up, down = target_sr // g, orig_sr // g
+    else:
+        if math.isclose(orig_sr, target_sr):
+            return 1, 1
+        ratio = Fraction(float(target_sr) / float(orig_sr)).limit_denominator(MAX_DENOMINATOR)
+        up, down = ratio.numerator, ratio.denominator
+    if 0 in (up, down) or max(up, down) > MAX_FACTOR:
+        raise ValueError(f"cannot resample {orig_sr:g} Hz to {target_sr:g} Hz: the ratio {up}/{down} is too extreme")
+    return up, down
 
 
 def resampled_length(n: int, orig_sr: float, target_sr: float) -> int:
