@@ -2,8 +2,8 @@
 
 Exclusions, each by design: a tokenizer takes signals of any length and any channel count (a
 montage is not fixed at fit time), so it sets no ``n_features_in_`` and accepts a different number
-of samples in ``transform`` than in ``fit``. The TFM tokenizer is given a 2 Hz rate here so that the
-checks' few-sample arrays last long enough (it needs 1 s) once resampled to its 200 Hz.
+of samples in ``transform`` than in ``fit``. The TFM tokenizer is given a 1 Hz rate here so that the
+checks' few-sample arrays last long enough (it needs 2 s) once resampled to its 200 Hz.
 
 Not run here: TokenHistogram and TokenTransformerClassifier take integer token arrays
 (n_epochs, n_channels, n_tokens), which the checks cannot generate (tests/test_token_histogram.py and
@@ -26,7 +26,7 @@ EXCLUDED = {
 TINY = dict(max_steps=2, batch_size=2, progress=False)
 ESTIMATORS = [
     SampleTokenizer(n_codes=8, hidden=4, window_s=0.5, sfreq=250.0, refit_kernels=False, **TINY),
-    TFMTokenizer(n_codes=8, dim=8, heads=1, window_s=2.0, sfreq=2.0, **TINY),
+    TFMTokenizer(n_codes=8, dim=8, heads=1, window_s=2.0, sfreq=1.0, **TINY),
 ]
 
 

@@ -95,12 +95,14 @@ def test_a_512_hz_recording_gives_the_tokens_of_the_same_eeg_at_160_hz(eeg, toke
         assert (tok.transform(up, sfreq=512.0) == tok.transform(eeg, sfreq=RATE)).mean() >= 0.95, name
 
 
-def test_one_second_recordings_score_sensibly_and_shorter_ones_fail_clearly(eeg, tokenizers):
+def test_one_second_recordings_score_sensibly_or_fail_clearly(eeg, tokenizers):
     second = eeg[:, : int(RATE)] + offsets_and_drift(eeg[:, : int(RATE)], 0.05, 50e-6)
-    for name, tok in tokenizers.items():
-        assert 0.3 < tok.score(second, sfreq=RATE) <= 1.0, name
-    with pytest.raises(ValueError, match="at least 1 s"):
-        tokenizers["tfm"].transform(second[:, :100], sfreq=RATE)
+    assert 0.9 < tokenizers["sample"].score(second, sfreq=RATE) <= 1.0  # 0.97 measured
+    # TFM needs 2 s: on a single 1 s frame its PVE was negative on some held-out recordings
+    with pytest.raises(ValueError, match="at least 2 s"):
+        tokenizers["tfm"].transform(second, sfreq=RATE)
+    two = eeg[:, : int(2 * RATE)] + offsets_and_drift(eeg[:, : int(2 * RATE)], 0.05, 50e-6)
+    assert 0.3 < tokenizers["tfm"].score(two, sfreq=RATE) <= 1.0
 
 
 def test_clean_signals_removes_hum_and_drift_and_keeps_the_eeg_band():
