@@ -23,7 +23,7 @@ the amplifier's sampling rate:
 6. the tokenizer's own scaling (``_normalise``).
 
 The first and last seconds of a recording carry the filters' edge effects. ``highpass=None`` and
-``notch_freqs=None`` turn steps 4 and 5 off.
+``notch_freqs=None`` turn steps 5 and 4 off.
 
 Subclasses define ``_build`` (the network), ``_normalise`` (per-channel scaling), ``_train_step``,
 ``_encode`` (signals -> tokens), ``_decode`` (tokens -> what the tokenizer reconstructs) and
