@@ -2,8 +2,8 @@
 
 Exclusions, each by design: a tokenizer takes signals of any length and any channel count (a
 montage is not fixed at fit time), so it sets no ``n_features_in_`` and accepts a different number
-of samples in ``transform`` than in ``fit``. The TFM tokenizer is given a 2 Hz rate here so that the
-checks' few-sample arrays last long enough (it needs 1 s) once resampled to its 200 Hz.
+of samples in ``transform`` than in ``fit``. The TFM tokenizer is given a 1 Hz rate here so that the
+checks' few-sample arrays last long enough (it needs 2 s) once resampled to its 200 Hz.
 SeriesClassifier reads a 2-D X as (n_series, time): the checks' features are time steps. Shorter
 series are padded at prediction and a list of series of different lengths has no one feature
 count, so it sets no ``n_features_in_`` either; it allows NaN (a missing step) and refuses
@@ -37,7 +37,7 @@ TINY_NETWORK = dict(embed_dim=8, window_dim=8, heads=2, ff_dim=16, cnn_hidden=8,
 TINY = dict(max_steps=2, batch_size=2, progress=False)
 ESTIMATORS = [
     SampleTokenizer(n_codes=8, hidden=4, window_s=0.5, sfreq=250.0, refit_kernels=False, **TINY),
-    TFMTokenizer(n_codes=8, dim=8, heads=1, window_s=2.0, sfreq=2.0, **TINY),
+    TFMTokenizer(n_codes=8, dim=8, heads=1, window_s=2.0, sfreq=1.0, **TINY),
     SeriesClassifier(
         epochs=5, lr=2e-2, batch_size=64, val_folds=0, n_periods=2, model_options=TINY_NETWORK, progress=False
     ),

@@ -86,7 +86,7 @@ def test_tfm_shapes_channel_independence_and_scale():
     epochs = np.stack([X, X[::-1]])
     assert tok.transform(epochs).shape == (2, 3, tokens.shape[1])
     assert tok.inverse_transform(tokens).shape == (3, 100, tokens.shape[1])
-    with pytest.raises(ValueError, match="at least 1 s"):
+    with pytest.raises(ValueError, match="at least 2 s"):
         tok.transform(X[:, :100])
     with pytest.raises(ValueError, match=r"\[0, 64\)"):
         tok.inverse_transform(np.full((1, 5), 64))

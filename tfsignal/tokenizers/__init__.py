@@ -6,17 +6,19 @@
 - :class:`TokenTransformerClassifier`: a small transformer classifying epochs from their tokens.
 - :class:`VectorQuantizer`: the shared L2-normalised EMA codebook.
 - :func:`load_tokenizer`: a shipped or saved tokenizer of whichever class its weights hold.
+- :class:`ChannelWarning`: raised for flat or clipped channels, which are tokenised all the same.
 """
 
 from tfsignal.nn import VectorQuantizer
 
-from .base import load_tokenizer, shipped_tokenizers
+from .base import ChannelWarning, load_tokenizer, shipped_tokenizers
 from .classifier import TokenTransformerClassifier
 from .histogram import TokenHistogram
 from .sample import SampleTokenizer
 from .tfm import TFMTokenizer
 
 __all__ = [
+    "ChannelWarning",
     "load_tokenizer",
     "shipped_tokenizers",
     "TFMTokenizer",

@@ -2,9 +2,28 @@
 
 A tokenizer is a scikit-learn transformer over EEG/MEG. ``X`` is an ``mne.io.Raw`` (continuous:
 tokens come back as (n_channels, n_tokens)), an ``mne.Epochs`` (tokens (n_epochs, n_channels,
-n_tokens)), or a float array of either shape with its sampling rate given as ``sfreq``. Inside, the
-data are resampled to the tokenizer's own rate and each channel of each epoch is normalised on its
-own, so tokens do not depend on units, montage or channel count.
+n_tokens)), or a float array of either shape with its sampling rate given as ``sfreq``. An mne object's
+channels listed in ``info["bads"]`` are left out (its other non-brain channels too), so tokens come
+back for the good EEG/MEG channels only, in their order.
+
+Preprocessing, the same in ``fit``, ``transform`` and ``score`` (:func:`clean_signals`), channel by
+channel and epoch by epoch, so tokens do not depend on units, montage, channel count, DC offset or
+the amplifier's sampling rate:
+
+1. flat or clipped channels (:func:`bad_channels`) are named in a :class:`ChannelWarning` and then
+   tokenised like the others;
+2. the fitted straight line is subtracted (DC offset and linear drift: ``x`` and ``x + c`` give
+   the same tokens);
+3. resampling to the tokenizer's rate by a polyphase filter whose low-pass stops aliasing
+   (512-2048 Hz amplifiers included);
+4. mains hum: at 50 and 60 Hz and their harmonics below the new Nyquist frequency
+   (``notch_freqs``) the least-squares sinusoid is subtracted, then a notch takes what varies;
+5. a zero-phase high-pass at ``highpass`` Hz for slow drift (0.5 Hz for the sample tokenizer;
+   0.03 Hz for TFM, whose shipped weights learnt to reconstruct the sub-hertz band);
+6. the tokenizer's own scaling (``_normalise``).
+
+The first and last seconds of a recording carry the filters' edge effects. ``highpass=None`` and
+``notch_freqs=None`` turn steps 5 and 4 off.
 
 Subclasses define ``_build`` (the network), ``_normalise`` (per-channel scaling), ``_train_step``,
 ``_encode`` (signals -> tokens), ``_decode`` (tokens -> what the tokenizer reconstructs) and
@@ -17,13 +36,15 @@ import dataclasses
 import json
 import math
 import os
+import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
+from scipy.signal import butter, detrend, freqz, iirnotch, resample_poly, sosfreqz
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
@@ -31,6 +52,15 @@ from tqdm.auto import tqdm
 from tfsignal import weights
 from tfsignal.train.schedules import cosine_decay, linear_warmup
 from tfsignal.train.trainer import TrainConfig, Trainer
+
+NOTCH_QUALITY = 30.0  # centre frequency / bandwidth of the mains notches
+FLAT_RATIO = 1e-4  # a channel whose sample-to-sample changes are this much smaller than the median is flat
+CLIPPED_FRACTION = 0.01  # a channel with this share of its samples at its own extremes is clipped,
+CLIPPED_SAMPLES = 10  # and at least this many
+
+
+class ChannelWarning(UserWarning):
+    """Channels that are flat or clipped: they are tokenised all the same, but their tokens carry no EEG."""
 
 
 def shipped_tokenizers(kind: str | None = None) -> list[str]:
@@ -72,7 +102,10 @@ def as_epochs(X, sfreq: float | None) -> tuple[np.ndarray, float, bool]:
         return np.concatenate([data for data, _, _ in parts]), parts[0][1], False
     if _is_mne(X):
         continuous = not hasattr(X, "events")
-        data = np.asarray(X.get_data(picks="data"), dtype=np.float64)
+        picks = _good_data_picks(X)
+        if len(picks) == 0:
+            raise ValueError("the recording has no good EEG/MEG channels (all are missing or listed in info['bads'])")
+        data = np.asarray(X.get_data(picks=picks), dtype=np.float64)
         rate = float(X.info["sfreq"])
         if sfreq is not None and not math.isclose(float(sfreq), rate):
             raise ValueError(f"sfreq={sfreq} was given but the recording says {rate} Hz")
@@ -110,12 +143,96 @@ def as_epochs(X, sfreq: float | None) -> tuple[np.ndarray, float, bool]:
     return data, rate, continuous
 
 
+def channel_names(X, n_channels: int) -> list[str]:
+    """The names of the channels :func:`as_epochs` returns: an mne object's good data channels, else
+    "channel 0", "channel 1", ..."""
+    if isinstance(X, (list, tuple)) and X and _is_mne(X[0]):
+        X = X[0]
+    if _is_mne(X):
+        return [X.ch_names[i] for i in _good_data_picks(X)]
+    return [f"channel {i}" for i in range(n_channels)]
+
+
+def _good_data_picks(X) -> np.ndarray:
+    """Indices of an mne object's brain-data channels (EEG, MEG, sEEG, ECoG, DBS, fNIRS, CSD) that
+    ``info["bads"]`` does not list."""
+    import mne
+
+    kinds = dict(meg=True, eeg=True, seeg=True, ecog=True, dbs=True, fnirs=True, csd=True)
+    return mne.pick_types(X.info, **kinds, ref_meg=False, exclude="bads")
+
+
+def bad_channels(data: np.ndarray) -> tuple[list[int], list[int]]:
+    """(flat, clipped) channel indices of ``data`` (n_epochs, n_channels, n_samples), as recorded.
+
+    Flat: the rms change from one sample to the next (which an offset does not affect and a slow
+    drift hardly does) is zero, or under ``FLAT_RATIO`` of the median channel's. Clipped: not flat,
+    and at least ``CLIPPED_FRACTION`` (and ``CLIPPED_SAMPLES``) of the samples sit exactly at the
+    channel's own minimum or maximum, where an amplifier or converter saturates; a channel that
+    merely peaks does so at a few samples. Channels of fewer than ``CLIPPED_SAMPLES`` samples are
+    too short to judge."""
+    if data.shape[0] * data.shape[-1] < CLIPPED_SAMPLES:
+        return [], []
+    per_channel = data.transpose(1, 0, 2).reshape(data.shape[1], -1)  # (n_channels, n_epochs * n_samples)
+    steps = np.sqrt((np.diff(data, axis=-1) ** 2).mean(axis=(0, -1)))  # rms change from sample to sample
+    flat = (steps == 0) | (steps < FLAT_RATIO * np.median(steps))
+    low, high = per_channel.min(axis=-1, keepdims=True), per_channel.max(axis=-1, keepdims=True)
+    at_rails = ((per_channel == low) | (per_channel == high)).sum(axis=-1)
+    clipped = ~flat & (at_rails >= max(CLIPPED_FRACTION * per_channel.shape[-1], CLIPPED_SAMPLES))
+    return np.flatnonzero(flat).tolist(), np.flatnonzero(clipped).tolist()
+
+
 def resample_to(data: np.ndarray, rate: float, target: float) -> np.ndarray:
-    """Resample along the last axis by the nearest small rational factor (polyphase, Kaiser FIR)."""
+    """Resample along the last axis by the nearest rational factor (polyphase, Kaiser FIR: the
+    anti-aliasing low-pass sits at the lower rate's Nyquist frequency). Denominators up to 8192 keep
+    2048 or 8192 Hz -> 250 Hz exact (125 / 1024, 125 / 4096) rather than off by a fraction of a percent."""
     if math.isclose(rate, target):
         return data
-    ratio = Fraction(target / rate).limit_denominator(1000)
+    ratio = Fraction(target / rate).limit_denominator(8192)
     return resample_poly(data, ratio.numerator, ratio.denominator, axis=-1)
+
+
+def clean_signals(
+    rows: np.ndarray, rate: float, target: float, highpass: float | None, notch_freqs: Sequence[float] | None
+) -> np.ndarray:
+    """Signals (rows, n_samples) at ``rate`` -> at ``target`` Hz, with offset, drift and mains hum removed.
+
+    1. The straight line fitted to each row is subtracted: a DC offset (millivolts on unreferenced
+       amplifiers, against tens of microvolts of EEG) and a linear drift leave exactly, and the
+       resampler, which pads with zeros, does not ring at the ends.
+    2. Resampled to ``target`` (:func:`resample_to`).
+    3. At each of ``notch_freqs`` and its harmonics below 0.95 x the Nyquist frequency, the
+       least-squares sinusoid is subtracted: a steady mains hum leaves in full, ends included.
+    4. Filtered at zero phase in the frequency domain, each signal mirrored at both ends first: the
+       gain is the squared magnitude of a 4th-order Butterworth high-pass at ``highpass`` Hz (slow
+       drift) times that of a notch (quality factor 30: about 2 Hz wide at 50 Hz) at each of those
+       frequencies (hum that varies). That is what filtering forwards then backwards does away from
+       the ends; near them, mirroring spares the decaying offset that an IIR filter's start-up state
+       adds under a slow high-pass.
+    """
+    rows = detrend(rows, axis=-1, type="linear")
+    rows = resample_to(rows, rate, target)
+    notches = [f for base in notch_freqs or () for f in np.arange(base, 0.95 * target / 2, base)]
+    time = np.arange(rows.shape[-1]) / target
+    for freq in notches:  # a steady hum leaves whole, ends included, which a notch cannot do
+        waves = np.stack([np.cos(2 * np.pi * freq * time), np.sin(2 * np.pi * freq * time)])  # (2, n_samples)
+        amplitudes = np.linalg.lstsq(waves.T, rows.T, rcond=None)[0]  # (2, rows)
+        rows = rows - amplitudes.T @ waves
+    if not highpass and not notches:
+        return rows
+    n = rows.shape[-1]
+    pad = min(n - 1, int(target * max(2.0 / highpass if highpass else 0.0, 1.0)))
+    mirrored = np.pad(rows, ((0, 0), (pad, pad)), mode="reflect")
+    freqs = np.fft.rfftfreq(mirrored.shape[-1], 1.0 / target)
+    gain = np.ones_like(freqs)
+    if highpass:
+        sos = butter(4, highpass, btype="highpass", fs=target, output="sos")
+        gain *= np.abs(sosfreqz(sos, worN=freqs, fs=target)[1]) ** 2
+    for freq in notches:
+        b, a = iirnotch(freq, NOTCH_QUALITY, fs=target)
+        gain *= np.abs(freqz(b, a, worN=freqs, fs=target)[1]) ** 2
+    filtered = np.fft.irfft(np.fft.rfft(mirrored, axis=-1) * gain, mirrored.shape[-1], axis=-1)
+    return filtered[..., pad : pad + n]
 
 
 class TokenizerBase(TransformerMixin, BaseEstimator):
@@ -156,10 +273,24 @@ class TokenizerBase(TransformerMixin, BaseEstimator):
         """``X`` -> (normalised float32 (n_epochs, n_channels, n_samples) at ``sfreq_model``, continuous?);
         an array's rate is ``sfreq``, else the ``sfreq`` parameter."""
         data, rate, continuous = as_epochs(X, self.sfreq if sfreq is None else sfreq)
+        flat, clipped = bad_channels(data)
+        if flat or clipped:
+            names = channel_names(X, data.shape[1])
+            found = [
+                f"{kind}: {', '.join(names[i] for i in rows)}"
+                for kind, rows in (("flat", flat), ("clipped", clipped))
+                if rows
+            ]
+            warnings.warn(
+                f"channels carrying no EEG are tokenised all the same ({'; '.join(found)})",
+                ChannelWarning,
+                stacklevel=3,
+            )
         lead, rows = data.shape[:-1], data.reshape(-1, data.shape[-1])
 
-        def prepare(block: np.ndarray) -> np.ndarray:  # (rows, samples) -> resampled, normalised float32
-            return self._normalise(resample_to(block, rate, self.sfreq_model)).astype(np.float32)
+        def prepare(block: np.ndarray) -> np.ndarray:  # (rows, samples) -> resampled, cleaned, normalised float32
+            block = clean_signals(block, rate, self.sfreq_model, self.highpass, self.notch_freqs)
+            return self._normalise(block).astype(np.float32)
 
         size = -(-len(rows) // self._workers(len(rows)))
         blocks = self._map(prepare, [rows[i : i + size] for i in range(0, len(rows), size)])

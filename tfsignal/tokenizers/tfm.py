@@ -37,6 +37,16 @@ class TFMTokenizer(TokenizerBase):
     spectrogram of the normalised signal, (..., 100, n_tokens); ``score``'s "pve" is measured on that
     spectrogram.
 
+    Preprocessing (``tfsignal.tokenizers.base``): channels in mne's ``info["bads"]`` left out, flat
+    or clipped ones warned of, offset and linear drift subtracted, resampled to 200 Hz, mains hum at
+    ``notch_freqs`` (default 50 and 60 Hz) removed, a zero-phase ``highpass`` (default 0.03 Hz),
+    then each channel divided by its 95th percentile of |x|. The shipped weights were trained on
+    unfiltered recordings and reconstruct the sub-hertz band too: a 0.5 Hz high-pass makes them
+    immune to faster drift but costs PVE where that band is strong (0.82 -> 0.68 on a frontal channel
+    full of eye movements), so drift faster than ~0.03 Hz still changes TFM tokens; pass
+    ``highpass=0.5`` for recordings that drift (unreferenced DC amplifiers). Inputs must last 2 s:
+    on one second (a single frame) held-out PVE ranged from -0.45 to 0.59 (0.44 or more on 2 s).
+
     >>> tok = TFMTokenizer(sfreq=160.0, max_steps=500).fit(X_train)        # arrays need sfreq
     >>> tokens = tok.transform(epochs)                                     # mne.Epochs work as-is
     >>> TFMTokenizer.load("tfm")                                           # shipped weights
@@ -44,7 +54,7 @@ class TFMTokenizer(TokenizerBase):
 
     kind = "tfm"
     sfreq_model = 200.0
-    min_samples = 200
+    min_samples = 400  # on 1 s the shipped tfm-fast explained less than nothing of some recordings
 
     def __init__(
         self,
@@ -56,6 +66,8 @@ class TFMTokenizer(TokenizerBase):
         decoder_depth: int = 2,
         dropout: float = 0.1,
         sfreq: float | None = None,
+        highpass: float | None = 0.03,
+        notch_freqs: tuple[float, ...] | None = (50.0, 60.0),
         window_s: float = 10.0,
         batch_size: int = 32,
         max_steps: int = 2000,
@@ -81,6 +93,7 @@ class TFMTokenizer(TokenizerBase):
         self.lr, self.weight_decay, self.max_minutes, self.random_state = lr, weight_decay, max_minutes, random_state
         self.device, self.progress, self.inference_batch_samples = device, progress, inference_batch_samples
         self.n_jobs = n_jobs
+        self.highpass, self.notch_freqs = highpass, notch_freqs
         self.pretrained, self.fine_tune = pretrained, fine_tune
 
     @classmethod
