@@ -30,7 +30,8 @@ from tfsignal.evaluation.separation import oracle_irm, score
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError, load_audio, save_audio
 from tfsignal.metrics import overlap_ratio, sdr, si_sdr
-from tfsignal.train import pit_si_snr_loss
+from tfsignal.train import pit_si_snr_loss, pit_snr_loss
+from tfsignal.train.losses import thresholded_snr
 
 RATE = 16000
 
@@ -80,6 +81,37 @@ def test_pit_si_snr_loss_ignores_the_order_and_has_a_gradient():
     assert model.estimates.grad is not None and torch.isfinite(model.estimates.grad).all()
 
 
+def test_thresholded_snr_is_capped_by_the_mixture_and_finite_for_a_silent_reference():
+    torch.manual_seed(0)
+    voice = torch.randn(800)
+    silent = torch.zeros(800)
+    # a lone voice recovered exactly: the whole mixture, so the 30 dB cap exactly
+    assert float(thresholded_snr(voice, voice, voice)) == pytest.approx(30.0, abs=1e-3)
+    # a source 6 dB under the mixture, recovered exactly: the cap less its level
+    other = 0.5 * torch.randn(800)
+    mix = voice + other
+    ceiling = 30 + 10 * torch.log10(other.pow(2).sum() / mix.pow(2).sum())
+    assert float(thresholded_snr(other, other, mix)) == pytest.approx(float(ceiling), abs=1e-3)
+    # silent reference: 0 dB for a silent estimate, finite and lower the more the track holds
+    scores = [float(thresholded_snr(g * voice, silent, voice)) for g in (0.0, 0.01, 0.1, 1.0)]
+    assert scores[0] == pytest.approx(0.0, abs=1e-4) and all(np.isfinite(scores))
+    assert scores == sorted(scores, reverse=True) and scores[-1] < -25
+
+
+def test_pit_snr_loss_picks_the_order_and_trains_through_a_silent_reference():
+    torch.manual_seed(0)
+    voice = torch.randn(3, 800)
+    references = torch.stack([voice, torch.zeros(3, 800)], 1)  # (B, 2, time): one voice alone
+    estimates = references + 0.01 * torch.randn(3, 2, 800)
+    model = Fixed(estimates.flip(1))  # every estimate in the other order
+    terms = pit_snr_loss(model, voice, references)
+    in_order = thresholded_snr(estimates, references, voice[:, None]).mean()
+    assert torch.allclose(terms["snr"], in_order, atol=1e-4) and torch.allclose(terms["total"], -in_order)
+    terms["total"].backward()
+    assert torch.isfinite(terms["total"]) and torch.isfinite(model.estimates.grad).all()
+    assert model.estimates.grad.abs().sum() > 0
+
+
 def test_speaker_mixing_sums_places_speakers_and_sets_levels(corpus):
     speech, noise = _files(corpus)
     dataset = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=6, seed=1)
@@ -95,6 +127,26 @@ def test_speaker_mixing_sums_places_speakers_and_sets_levels(corpus):
     turns = dataset.mixture(0, overlap=0.0)["sources"]  # speakers take turns: never both at once
     assert not np.any((turns[0] != 0) & (turns[1] != 0))
     assert np.array_equal(dataset[3][1].numpy(), dataset.mixture(3)["sources"])  # a function of the index
+
+
+def test_speaker_mixing_lone_voices(corpus):
+    speech, noise = _files(corpus)
+    plain = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=40, seed=3)
+    dataset = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=40, seed=3, lone_prob=0.5)
+    lone = 0
+    for index in range(40):
+        item, same = dataset.mixture(index), plain.mixture(index)
+        assert item["speech_files"] == same["speech_files"]  # the option leaves the other draws alone
+        energy = (item["sources"].astype(np.float64) ** 2).sum(1)
+        assert np.array_equal(energy > 0, np.array(item["active"]))
+        if sum(item["active"]) == 1:
+            lone += 1
+            assert np.allclose(item["mixture"], item["sources"].sum(0), atol=1e-6)
+        else:
+            assert np.array_equal(item["sources"], same["sources"])
+    assert 10 <= lone <= 30  # about half
+    with pytest.raises(ValueError, match="lone_prob"):
+        SpeakerMixingDataset(speech, noise, lone_prob=1.5)
 
 
 def test_speaker_mixing_noise_snr_and_reverb(corpus):
