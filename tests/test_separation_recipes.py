@@ -231,22 +231,49 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     assert sep_prepare.main(args) == 0  # complete: nothing rewritten
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["written"] == []
 
-    train = ["--corpus", str(corpus), "--data", str(data), "--out", str(out), "--model", "tiger-tiny"]
-    train += ["--batch-size", "2", "--segment-seconds", "0.25", "--val-every", "2", "--val-clips", "1"]
+    common = ["--corpus", str(corpus), "--data", str(data), "--lone-prob", "0.5"]
+    common += ["--batch-size", "2", "--segment-seconds", "0.25", "--val-every", "2", "--val-clips", "1"]
+    train = [*common, "--out", str(out)]  # tiger-cpu, the default
     assert sep_train.main([*train, "--steps", "2"]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["steps"] == 2 and np.isfinite(first["last_val"]["si_snri"])
+    assert 0.5 <= first["last_val"]["lone_share"] <= 1
     assert sep_train.main([*train, "--steps", "3"]) == 0  # resumes from step 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 3
     best = models.load(out / "best.json")
-    assert best.n_sources == 2 and weights.config(out / "best.json")["steps_run"] == 3
-    meta = weights.config(out / "best.json")
-    assert meta["command"].startswith("python -m recipes.separation.starter.train") and "corpus" in meta["data"]
+    assert best.n_sources == 2 and models.name_of(best) == "tiger-cpu"
+    for card in (weights.config(out / "best.json"), weights.config(out / "last.json")):
+        assert card["command"].startswith("python -m recipes.separation.starter.train") and "corpus" in card["data"]
+        assert card["data"]["mixing"]["lone_prob"] == 0.5
+        legs, total = card["training"]["legs"], card["training"]["total"]
+        assert len(legs) == 1 and legs[0]["steps"] == total["steps"] == 3 and legs[0]["loss"] == "pit_snr_loss"
+        assert legs[0]["audio_hours"] == round(3 * 2 * 0.25 / 3600, 6) and total["minutes"] > 0
+
+    # the next leg starts from the last weights and carries the card on
+    last = models.load(out / "last.json")
+    out2 = tmp_path / "run2"
+    assert sep_train.main([*common, "--out", str(out2), "--init", str(out / "last.json"), "--steps", "0"]) == 0
+    capsys.readouterr()
+    resumed = models.load(out2 / "last.json")
+    for name, tensor in last.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor)  # no step taken: the --init weights
+    leg3 = ["--out", str(tmp_path / "run3"), "--init", str(out2 / "last.json"), "--steps", "1"]
+    assert sep_train.main([*common, *leg3]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["init"] == str(out2 / "last.json") and summary["total_steps"] == 4
+    card = weights.config(tmp_path / "run3" / "last.json")["training"]
+    assert [leg["steps"] for leg in card["legs"]] == [3, 0, 1] and card["total"]["steps"] == 4
+    assert card["legs"][0] == weights.config(out / "last.json")["training"]["legs"][0]
+    assert sep_train.main([*common, "--out", str(out2), "--init", str(out / "last.json"), "--set", "channels=8"]) == 2
+    assert "--set" in capsys.readouterr().err
 
     assert sep_eval.main(["--data", str(data), "--model", str(out / "best.json")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["n"] == 3 and set(result["results"]) == {"mixture", "oracle", "model"}
     assert result["results"]["mixture"]["si_snri"] == 0.0 and result["results"]["oracle"]["si_snri"] > 3
+    # one voice alone: the unprocessed mixture splits it evenly, ideal masks keep it on one track
+    assert result["results"]["mixture"]["lone_share"] == 0.5 and result["results"]["oracle"]["lone_share"] > 0.99
+    assert 0.5 <= result["results"]["model"]["lone_share"] <= 1
     assert sum(b["n"] for b in result["by_overlap"].values()) == 3
 
 
