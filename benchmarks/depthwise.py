@@ -5,16 +5,21 @@
 TIGER's MSA runs depthwise k=5 convolutions (stride 1 and 2) along bands and along frames; on a
 CPU their backward pass took the largest share of a training step. Every form below computes the
 same result (checked against the first before timing); the table gives the median time of one
-forward + backward per form and its ratio to ``conv1d``, all measured in the same run.
+forward + backward per form and its ratio to ``conv1d``, all measured in the same run with the
+forms taking turns (one call of each, 30 rounds), so that a change in the machine's load falls
+on all of them alike.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import torch
 import torch.nn.functional as F
-from timing import median_seconds
 
 KERNEL = 5
+ROUNDS = 30
 
 
 def conv1d(x, w, stride):
@@ -61,27 +66,28 @@ FORMS = {
 }
 
 # (what, batch, channels, length, stride): tiger-cpu on a batch of 4 two-second crops (126 frames,
-# 29 bands) with 48 channels inside the MSA: along bands the batch is 4 x 126 frames, along
-# frames 4 x 29 bands; the first stride-2 scale of each path as well.
+# 33 bands) with 48 channels inside the MSA: along bands the batch is 4 x 126 frames, along
+# frames 4 x 33 bands; the first stride-2 scale of each path as well.
 SHAPES = [
-    ("along bands", 504, 48, 29, 1),
-    ("along bands, stride 2", 504, 48, 29, 2),
-    ("along frames", 116, 48, 126, 1),
-    ("along frames, stride 2", 116, 48, 126, 2),
+    ("along bands", 504, 48, 33, 1),
+    ("along bands, stride 2", 504, 48, 33, 2),
+    ("along frames", 132, 48, 126, 1),
+    ("along frames, stride 2", 132, 48, 126, 2),
 ]
 
 
 def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)  # the per-process setting of CPU training (one thread per torchrun process)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); median of 20 forward + backward passes\n")
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} thread(s); median of {ROUNDS} interleaved forward + backward\n")
     print("| shape (B, C, L), stride | " + " | ".join(f"{name} (ms)" for name in FORMS) + " | best / conv1d |")
     print("|---" * (len(FORMS) + 2) + "|")
     for what, batch, channels, length, stride in SHAPES:
         x = torch.randn(batch, channels, length, requires_grad=True)
         w = torch.randn(channels, 1, KERNEL, requires_grad=True)
         reference = conv1d(x, w, stride)
-        times = {}
+        steps = {}
         for name, form in FORMS.items():
             assert torch.allclose(form(x, w, stride), reference, atol=1e-5), name
             grad = torch.randn_like(reference)
@@ -90,7 +96,15 @@ def main() -> None:
                 x.grad = w.grad = None
                 form(x, w, stride).backward(grad)
 
-            times[name] = median_seconds(step, 20)
+            step()  # warm-up
+            steps[name] = step
+        samples = {name: [] for name in FORMS}
+        for _ in range(ROUNDS):
+            for name, step in steps.items():
+                start = time.perf_counter()
+                step()
+                samples[name].append(time.perf_counter() - start)
+        times = {name: statistics.median(values) for name, values in samples.items()}
         cells = " | ".join(f"{1000 * t:.2f}" for t in times.values())
         best = min(times.values()) / times["conv1d"]
         print(f"| {what} ({batch}, {channels}, {length}), {stride} | {cells} | {best:.2f} |")
