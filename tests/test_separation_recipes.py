@@ -266,6 +266,17 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     assert card["legs"][0] == weights.config(out / "last.json")["training"]["legs"][0]
     assert sep_train.main([*common, "--out", str(out2), "--init", str(out / "last.json"), "--set", "channels=8"]) == 2
     assert "--set" in capsys.readouterr().err
+    # a time budget alone, and a fresh model's configuration changed with --set
+    timed = ["--out", str(tmp_path / "timed"), "--minutes", "0.01", "--set", "channels=16", "--set", "n_repeats=1"]
+    assert sep_train.main([*common, *timed]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] >= 1 and summary["total_minutes"] >= 0.01
+    card = weights.config(tmp_path / "timed" / "last.json")
+    assert card["config"]["channels"] == 16 and card["config"]["n_repeats"] == 1 and card["config"]["n_fft"] == 512
+    flags = card["training"]["legs"][0]["flags"]
+    assert flags["minutes"] == 0.01 and flags["steps"] is None
+    assert sep_train.main([*common, "--out", str(tmp_path / "bad"), "--set", "channels"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
 
     assert sep_eval.main(["--data", str(data), "--model", str(out / "best.json")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
