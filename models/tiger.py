@@ -32,6 +32,8 @@ Departures from the reference code, none of which changes the parameter count:
 - The output conv of the masks is grouped by source (each source reads its own N / n_sources
   channels); the reference groups the same number of weights across a (value/gate, re/im, source)
   layout. When n_sources does not divide N (3 sources, 128 channels) the groups are gcd(N, n_sources).
+- Depthwise convolutions run as (1, k) Conv2d on channels-last inputs (:class:`DepthwiseConv1d`):
+  the same weights and numbers as Conv1d, faster to train on a CPU.
 - n_fft and hop_length follow the sampling rate (40 ms and 10 ms) unless set, so the bands, defined
   in Hz, hold the same bins at any rate; at 8 kHz the bands above 4 kHz drop out (59 bands).
 """
@@ -121,14 +123,33 @@ def repeat_to(x: Tensor, factor: int, length: int) -> Tensor:
 # ------------------------------------------------------------------ multi-scale selective attention
 
 
+class DepthwiseConv1d(nn.Conv1d):
+    """A depthwise Conv1d (one group per channel, 'same' padding) computed as a (1, k) Conv2d on a
+    channels-last input: the same weights and outputs as ``nn.Conv1d``, and on a CPU the forward +
+    backward pass ran 1.6-2.2x faster along bands and as fast or faster along frames
+    (benchmarks/depthwise.py); a training step of tiger-cpu 1.4x faster."""
+
+    def __init__(self, channels: int, kernel: int, stride: int = 1, bias: bool = True) -> None:
+        super().__init__(channels, channels, kernel, stride, (kernel - 1) // 2, groups=channels, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x4 = x[:, :, None].contiguous(memory_format=torch.channels_last)  # (B, C, 1, L), C fastest
+        y = F.conv2d(x4, self.weight[:, :, None], self.bias, (1, self.stride[0]), (0, self.padding[0]), 1, self.groups)
+        return y[:, :, 0]  # (B, C, L')
+
+
+def conv1d(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True) -> nn.Conv1d:
+    """A 'same'-padded Conv1d; the depthwise ones (groups = c_in = c_out, k > 1) as :class:`DepthwiseConv1d`."""
+    if groups == c_in == c_out and kernel > 1:
+        return DepthwiseConv1d(c_in, kernel, stride, bias)
+    return nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups, bias=bias)
+
+
 class ConvNorm(nn.Sequential):
     """Conv1d ('same' padding) -> GroupNorm(1), the unit of the MSA."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, eps: float, stride: int = 1, groups: int = 1, bias=True):
-        super().__init__(
-            nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups, bias=bias),
-            group_norm(c_out, eps),
-        )
+        super().__init__(conv1d(c_in, c_out, kernel, stride, groups, bias), group_norm(c_out, eps))
 
 
 class SelectiveFusion(nn.Module):
@@ -154,7 +175,7 @@ class GlobalMLP(nn.Module):
         super().__init__()
         k = cfg.msa_kernel
         self.inp = ConvNorm(channels, channels, 1, cfg.norm_eps, bias=False)
-        self.depthwise = nn.Conv1d(channels, channels, k, padding=(k - 1) // 2, groups=channels)
+        self.depthwise = DepthwiseConv1d(channels, k)
         self.out = ConvNorm(channels, channels, 1, cfg.norm_eps, bias=False)
         self.dropout = nn.Dropout(cfg.dropout)
 
@@ -359,3 +380,22 @@ register("tiger-large", TIGER, n_repeats=8)
 # A CPU configuration: the same architecture, narrower (32 channels, 64 inside the MSA) with 4
 # scales and 2 passes; for tests, quick experiments and the CPU starter recipe.
 register("tiger-tiny", TIGER, channels=32, msa_channels=64, msa_scales=4, n_repeats=2)
+
+# For CPU training and inference: 32 ms Hann window and 16 ms hop (n_fft 512 / hop 256 at 16 kHz,
+# 31.25 Hz bins); 1-bin bands up to 500 Hz as in the paper's low bands (where the harmonics of
+# voices lie), wider ones above: 16 x 31.25 Hz, 4 x 125 Hz to 1 kHz, 4 x 250 Hz to 2 kHz,
+# 4 x 500 Hz to 4 kHz, 4 x 1 kHz to 8 kHz and the Nyquist bin = 33 bands (67 in the paper);
+# 24 channels, 48 inside the MSA, 4 scales, 2 passes of the shared block. 0.14 GMAC per second
+# of audio in 8 s chunks against 0.84 for tiger-tiny (tests/test_tiger.py).
+CPU_BANDS_HZ = ((500, 31.25), (1000, 125), (2000, 250), (4000, 500), (8000, 1000))
+register(
+    "tiger-cpu",
+    TIGER,
+    n_fft=512,
+    hop_length=256,
+    bands_hz=CPU_BANDS_HZ,
+    channels=24,
+    msa_channels=48,
+    msa_scales=4,
+    n_repeats=2,
+)

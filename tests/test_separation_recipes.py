@@ -30,7 +30,8 @@ from tfsignal.evaluation.separation import oracle_irm, score
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError, load_audio, save_audio
 from tfsignal.metrics import overlap_ratio, sdr, si_sdr
-from tfsignal.train import pit_si_snr_loss
+from tfsignal.train import pit_si_snr_loss, pit_snr_loss
+from tfsignal.train.losses import thresholded_snr
 
 RATE = 16000
 
@@ -80,6 +81,37 @@ def test_pit_si_snr_loss_ignores_the_order_and_has_a_gradient():
     assert model.estimates.grad is not None and torch.isfinite(model.estimates.grad).all()
 
 
+def test_thresholded_snr_is_capped_by_the_mixture_and_finite_for_a_silent_reference():
+    torch.manual_seed(0)
+    voice = torch.randn(800)
+    silent = torch.zeros(800)
+    # a lone voice recovered exactly: the whole mixture, so the 30 dB cap exactly
+    assert float(thresholded_snr(voice, voice, voice)) == pytest.approx(30.0, abs=1e-3)
+    # a source 6 dB under the mixture, recovered exactly: the cap less its level
+    other = 0.5 * torch.randn(800)
+    mix = voice + other
+    ceiling = 30 + 10 * torch.log10(other.pow(2).sum() / mix.pow(2).sum())
+    assert float(thresholded_snr(other, other, mix)) == pytest.approx(float(ceiling), abs=1e-3)
+    # silent reference: 0 dB for a silent estimate, finite and lower the more the track holds
+    scores = [float(thresholded_snr(g * voice, silent, voice)) for g in (0.0, 0.01, 0.1, 1.0)]
+    assert scores[0] == pytest.approx(0.0, abs=1e-4) and all(np.isfinite(scores))
+    assert scores == sorted(scores, reverse=True) and scores[-1] < -25
+
+
+def test_pit_snr_loss_picks_the_order_and_trains_through_a_silent_reference():
+    torch.manual_seed(0)
+    voice = torch.randn(3, 800)
+    references = torch.stack([voice, torch.zeros(3, 800)], 1)  # (B, 2, time): one voice alone
+    estimates = references + 0.01 * torch.randn(3, 2, 800)
+    model = Fixed(estimates.flip(1))  # every estimate in the other order
+    terms = pit_snr_loss(model, voice, references)
+    in_order = thresholded_snr(estimates, references, voice[:, None]).mean()
+    assert torch.allclose(terms["snr"], in_order, atol=1e-4) and torch.allclose(terms["total"], -in_order)
+    terms["total"].backward()
+    assert torch.isfinite(terms["total"]) and torch.isfinite(model.estimates.grad).all()
+    assert model.estimates.grad.abs().sum() > 0
+
+
 def test_speaker_mixing_sums_places_speakers_and_sets_levels(corpus):
     speech, noise = _files(corpus)
     dataset = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=6, seed=1)
@@ -95,6 +127,26 @@ def test_speaker_mixing_sums_places_speakers_and_sets_levels(corpus):
     turns = dataset.mixture(0, overlap=0.0)["sources"]  # speakers take turns: never both at once
     assert not np.any((turns[0] != 0) & (turns[1] != 0))
     assert np.array_equal(dataset[3][1].numpy(), dataset.mixture(3)["sources"])  # a function of the index
+
+
+def test_speaker_mixing_lone_voices(corpus):
+    speech, noise = _files(corpus)
+    plain = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=40, seed=3)
+    dataset = SpeakerMixingDataset(speech, noise, segment_seconds=1.0, epoch_size=40, seed=3, lone_prob=0.5)
+    lone = 0
+    for index in range(40):
+        item, same = dataset.mixture(index), plain.mixture(index)
+        assert item["speech_files"] == same["speech_files"]  # the option leaves the other draws alone
+        energy = (item["sources"].astype(np.float64) ** 2).sum(1)
+        assert np.array_equal(energy > 0, np.array(item["active"]))
+        if sum(item["active"]) == 1:
+            lone += 1
+            assert np.allclose(item["mixture"], item["sources"].sum(0), atol=1e-6)
+        else:
+            assert np.array_equal(item["sources"], same["sources"])
+    assert 10 <= lone <= 30  # about half
+    with pytest.raises(ValueError, match="lone_prob"):
+        SpeakerMixingDataset(speech, noise, lone_prob=1.5)
 
 
 def test_speaker_mixing_noise_snr_and_reverb(corpus):
@@ -179,22 +231,60 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     assert sep_prepare.main(args) == 0  # complete: nothing rewritten
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["written"] == []
 
-    train = ["--corpus", str(corpus), "--data", str(data), "--out", str(out), "--model", "tiger-tiny"]
-    train += ["--batch-size", "2", "--segment-seconds", "0.25", "--val-every", "2", "--val-clips", "1"]
+    common = ["--corpus", str(corpus), "--data", str(data), "--lone-prob", "0.5"]
+    common += ["--batch-size", "2", "--segment-seconds", "0.25", "--val-every", "2", "--val-clips", "1"]
+    train = [*common, "--out", str(out)]  # tiger-cpu, the default
     assert sep_train.main([*train, "--steps", "2"]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["steps"] == 2 and np.isfinite(first["last_val"]["si_snri"])
+    assert 0.5 <= first["last_val"]["lone_share"] <= 1
     assert sep_train.main([*train, "--steps", "3"]) == 0  # resumes from step 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 3
     best = models.load(out / "best.json")
-    assert best.n_sources == 2 and weights.config(out / "best.json")["steps_run"] == 3
-    meta = weights.config(out / "best.json")
-    assert meta["command"].startswith("python -m recipes.separation.starter.train") and "corpus" in meta["data"]
+    assert best.n_sources == 2 and models.name_of(best) == "tiger-cpu"
+    for card in (weights.config(out / "best.json"), weights.config(out / "last.json")):
+        assert card["command"].startswith("python -m recipes.separation.starter.train") and "corpus" in card["data"]
+        assert card["data"]["mixing"]["lone_prob"] == 0.5
+        legs, total = card["training"]["legs"], card["training"]["total"]
+        assert len(legs) == 1 and legs[0]["steps"] == total["steps"] == 3 and legs[0]["loss"] == "pit_snr_loss"
+        assert legs[0]["audio_hours"] == round(3 * 2 * 0.25 / 3600, 6) and total["minutes"] > 0
+
+    # the next leg starts from the last weights and carries the card on
+    last = models.load(out / "last.json")
+    out2 = tmp_path / "run2"
+    assert sep_train.main([*common, "--out", str(out2), "--init", str(out / "last.json"), "--steps", "0"]) == 0
+    capsys.readouterr()
+    resumed = models.load(out2 / "last.json")
+    for name, tensor in last.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor)  # no step taken: the --init weights
+    leg3 = ["--out", str(tmp_path / "run3"), "--init", str(out2 / "last.json"), "--steps", "1"]
+    assert sep_train.main([*common, *leg3]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["init"] == str(out2 / "last.json") and summary["total_steps"] == 4
+    card = weights.config(tmp_path / "run3" / "last.json")["training"]
+    assert [leg["steps"] for leg in card["legs"]] == [3, 0, 1] and card["total"]["steps"] == 4
+    assert card["legs"][0] == weights.config(out / "last.json")["training"]["legs"][0]
+    assert sep_train.main([*common, "--out", str(out2), "--init", str(out / "last.json"), "--set", "channels=8"]) == 2
+    assert "--set" in capsys.readouterr().err
+    # a time budget alone, and a fresh model's configuration changed with --set
+    timed = ["--out", str(tmp_path / "timed"), "--minutes", "0.01", "--set", "channels=16", "--set", "n_repeats=1"]
+    assert sep_train.main([*common, *timed]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] >= 1 and summary["total_minutes"] >= 0.01
+    card = weights.config(tmp_path / "timed" / "last.json")
+    assert card["config"]["channels"] == 16 and card["config"]["n_repeats"] == 1 and card["config"]["n_fft"] == 512
+    flags = card["training"]["legs"][0]["flags"]
+    assert flags["minutes"] == 0.01 and flags["steps"] is None
+    assert sep_train.main([*common, "--out", str(tmp_path / "bad"), "--set", "channels"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
 
     assert sep_eval.main(["--data", str(data), "--model", str(out / "best.json")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["n"] == 3 and set(result["results"]) == {"mixture", "oracle", "model"}
     assert result["results"]["mixture"]["si_snri"] == 0.0 and result["results"]["oracle"]["si_snri"] > 3
+    # one voice alone: the unprocessed mixture splits it evenly, ideal masks keep it on one track
+    assert result["results"]["mixture"]["lone_share"] == 0.5 and result["results"]["oracle"]["lone_share"] > 0.99
+    assert 0.5 <= result["results"]["model"]["lone_share"] <= 1
     assert sum(b["n"] for b in result["by_overlap"].values()) == 3
 
 

@@ -148,3 +148,40 @@ def test_onnx_export_matches_torch(tmp_path):
     x = model.example_inputs(0.5)
     path = to_onnx(model, tmp_path / "tiger.onnx", x)
     assert check(path, model, x) < 1e-4
+
+
+def test_cpu_config_fits_the_mac_budget():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = models.create("tiger-cpu").eval()
+    cfg = model.config
+    assert (cfg.n_fft, cfg.hop_length) == (512, 256)  # 32 ms window, 16 ms hop at 16 kHz
+    assert len(model.bands) == 33 and model.bands.widths[:16] == [1] * 16  # 1-bin bands below 500 Hz
+    assert n_params(model) == 73_106
+    seconds = 8.0  # tfsignal separate's chunk: attention across frames grows with the length
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(0.1 * torch.randn(1, round(seconds * 16000)))
+    gmacs = counter.get_total_flops() / 2 / seconds / 1e9
+    print(f"tiger-cpu: {gmacs:.3f} GMAC per second of audio")
+    # measured per second of audio on 1 / 4 / 8 s inputs: 0.071 / 0.102 / 0.143 GMAC (tiger-tiny
+    # 0.392 / 0.582 / 0.839, tiger-small 7.18 / 8.27 / 9.80); the budget is 0.15
+    assert gmacs <= 0.15
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_conv_equals_conv1d_in_values_and_gradients(stride):
+    from tfsignal.models.tiger import DepthwiseConv1d
+
+    torch.manual_seed(0)
+    conv = DepthwiseConv1d(12, 5, stride=stride)
+    x = torch.randn(3, 12, 29, requires_grad=True)
+    y = conv(x)
+    reference = torch.nn.functional.conv1d(x, conv.weight, conv.bias, stride, 2, groups=12)
+    assert y.shape == reference.shape == (3, 12, 29 if stride == 1 else 15)
+    assert torch.allclose(y, reference, atol=1e-6)
+    grad = torch.randn_like(y)
+    ours = torch.autograd.grad(y, (x, conv.weight, conv.bias), grad)
+    theirs = torch.autograd.grad(reference, (x, conv.weight, conv.bias), grad)
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert isinstance(models.create("tiger-cpu").separator.block.band_msa.scales[1][0], DepthwiseConv1d)

@@ -7,9 +7,10 @@ A user's mistake is reported as one line on stderr with exit code 2, as the ``tf
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-__all__ = ["recipe_parser", "positive_int", "usage_error"]
+__all__ = ["recipe_parser", "positive_int", "config_overrides", "usage_error"]
 
 
 def recipe_parser(doc: str, prog: str | None = None) -> argparse.ArgumentParser:
@@ -27,6 +28,22 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
+
+
+def config_overrides(pairs: list[str]) -> dict:
+    """``--set`` values as config fields: ``["channels=24", "stft_backend=conv"]`` ->
+    ``{"channels": 24, "stft_backend": "conv"}`` (a value is read as JSON when it parses, else kept
+    as text); ValueError for an item without ``=``."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
 
 def usage_error(message: str) -> SystemExit:

@@ -1,4 +1,5 @@
-"""Signal metrics: SI-SDR, permutation-invariant wrapper, BSS Eval SDR, overlap ratio of sources, PESQ,
+"""Signal metrics: SI-SDR, permutation-invariant wrapper, BSS Eval SDR, overlap ratio of sources, the
+loudest output's energy share (a lone voice kept on one track), PESQ,
 ESTOI and DNSMOS wrappers; token and EEG/MEG metrics (codebook usage, unigram perplexity, variance
 explained, PSD similarity).
 
@@ -130,6 +131,15 @@ def overlap_ratio(sources: np.ndarray, sample_rate: int) -> float:
     active &= powers > 0
     counts = active.sum(0)
     return float((counts >= 2).sum() / max(1, (counts >= 1).sum()))
+
+
+def louder_share(estimates: np.ndarray) -> float:
+    """The share of the total energy on the loudest of ``estimates`` (sources, time): 1 when a
+    separator given one voice leaves the other tracks silent, 1 / sources when it spreads the voice
+    evenly (0 for all-silent estimates)."""
+    energy = np.square(np.asarray(estimates, dtype=np.float64)).sum(-1)  # (sources,)
+    total = float(energy.sum())
+    return float(energy.max()) / total if total > 0 else 0.0
 
 
 def _mono_1d(x: Array, name: str) -> np.ndarray:

@@ -292,6 +292,10 @@ class SpeakerMixingDataset(MixingDataset):
       mixture;
     - levels: every speaker after the first at ``+-relative_level_db`` (uniform) of the first, on
       active-speech power (:func:`active_power`);
+    - with probability ``lone_prob``, one voice alone: a random one of the speakers keeps its
+      turn and the others are silenced (their references are zeros), so the model learns to leave
+      one track empty when only one person talks; this draw comes from a second generator, seeded
+      ``(seed, epoch, index, 1)``, so turning it on leaves every other choice of an item as it is;
     - with probability ``noise_prob``, a noise segment (family, file and excerpt as in
       :class:`MixingDataset`) at an SNR uniform in ``snr_db`` against the summed speech;
     - a mixture RMS uniform in ``level_db`` dBFS; everything is then scaled together so that nothing
@@ -317,6 +321,7 @@ class SpeakerMixingDataset(MixingDataset):
         epoch_size: int = 1000,
         seed: int = 0,
         level_db: tuple[float, float] = (-35.0, -15.0),
+        lone_prob: float = 0.0,
     ) -> None:
         # MixingDataset insists on noise files; without any, the pool is left empty (and noise_prob must be 0).
         pool = noise_files or speech_files
@@ -327,6 +332,9 @@ class SpeakerMixingDataset(MixingDataset):
             raise ValueError(f"need at least n_sources >= 2 speakers, got {len(self._speakers)} for {n_sources}")
         if noise_prob > 0 and not self.noise_files:
             raise ValueError(f"noise_prob={noise_prob} needs noise files, and none were given")
+        if not 0 <= lone_prob <= 1:
+            raise ValueError(f"lone_prob must lie in [0, 1], got {lone_prob}")
+        self.lone_prob = lone_prob
         self.n_sources = n_sources
         self.overlap = overlap
         self.relative_level_db = relative_level_db
@@ -336,7 +344,8 @@ class SpeakerMixingDataset(MixingDataset):
     def mixture(self, index: int, overlap: float | None = None) -> dict:
         """Item ``index`` with what made it: ``mixture`` (time,), ``sources`` (n_sources, time),
         ``speech_files``, ``overlap``, ``levels_db`` (relative to the first speaker), ``reverb``,
-        ``noise_file`` and ``snr_db`` (None without noise). Pass ``overlap`` to fix the ratio."""
+        ``active`` (whether each source talks; one True for a lone voice), ``noise_file`` and
+        ``snr_db`` (None without noise). Pass ``overlap`` to fix the ratio."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         n, n_src = self.segment_length, self.n_sources
         if overlap is None:
@@ -358,6 +367,12 @@ class SpeakerMixingDataset(MixingDataset):
         sources = np.stack(
             [x * np.sqrt(powers[0] / p * 10 ** (db / 10)) for x, p, db in zip(sources, powers, levels_db)]
         ).astype(np.float32)
+        extra = np.random.default_rng([self.seed, self.epoch, index, 1])
+        active = [True] * n_src
+        if self.lone_prob > 0 and extra.random() < self.lone_prob:
+            kept = int(extra.integers(n_src))
+            active = [k == kept for k in range(n_src)]
+            sources[[k for k in range(n_src) if k != kept]] = 0.0  # (n_sources, time): one voice
         mixture = sources.sum(0)
         noise_file, snr_db = None, None
         if rng.random() < self.noise_prob:
@@ -377,6 +392,7 @@ class SpeakerMixingDataset(MixingDataset):
             "overlap": overlap,
             "levels_db": levels_db,
             "reverb": reverb,
+            "active": active,
             "noise_file": noise_file,
             "snr_db": snr_db,
         }

@@ -15,6 +15,10 @@ order with the best mean SI-SNR (permutation-invariant, :func:`tfsignal.metrics.
   the mixture's SI-SNR against the same reference.
 - SDR: BSS Eval v3's definition (:func:`tfsignal.metrics.sdr`: a 512-tap distortion filter allowed).
 - Overlap ratio, measured on the references (:func:`tfsignal.metrics.overlap_ratio`).
+- Lone voice: each method is also given the first speaker alone (its reference as the input, the
+  other references silent) and scored by the energy share of its loudest output
+  (:func:`tfsignal.metrics.louder_share`): 1 when the voice stays on one track, 0.5 for an even
+  split of two (the unprocessed mixture); a separator that ships should reach 0.95.
 
 :func:`add_evaluation_flags` and :func:`run_evaluation` give a recipe its evaluation command line:
 markdown tables of the means and of the means by overlap ratio, then one JSON line.
@@ -36,7 +40,7 @@ from tfsignal import models
 from tfsignal.data.folders import SeparationFolderDataset, separation_files
 from tfsignal.frontends import STFT
 from tfsignal.io import InputFileError
-from tfsignal.metrics import overlap_ratio, pit, sdr, si_sdr
+from tfsignal.metrics import louder_share, overlap_ratio, pit, sdr, si_sdr
 from tfsignal.separation import separate
 
 __all__ = [
@@ -55,7 +59,7 @@ __all__ = [
 ]
 
 Separator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (mixture, references) -> estimates (S, time)
-METRICS = ("si_snri", "sdri", "si_snr", "sdr")
+METRICS = ("si_snri", "sdri", "si_snr", "sdr", "lone_share")
 OVERLAP_BINS = (0.25, 0.5, 0.75)  # upper edges; the last bin runs to 100 %
 
 
@@ -133,8 +137,11 @@ def evaluate(dataset: SeparationFolderDataset, methods: dict[str, Separator], ma
     for index in tqdm(range(n), desc="evaluate", unit="mixture", file=sys.stderr):
         mixture, references = dataset.load(index)
         row = {"file": dataset.items[index][0].name, "overlap": overlap_ratio(references, dataset.sample_rate)}
+        lone = np.zeros_like(references)
+        lone[0] = references[0]  # the first speaker alone: input and references
         for name, fn in methods.items():
             row[name] = score(np.asarray(fn(mixture, references)), mixture, references)
+            row[name]["lone_share"] = louder_share(np.asarray(fn(lone[0], lone)))
         files.append(row)
 
     def means(rows: list[dict]) -> dict:
@@ -150,7 +157,8 @@ def evaluate(dataset: SeparationFolderDataset, methods: dict[str, Separator], ma
 def print_report(result: dict, labels: dict[str, str], summary: dict) -> None:
     """Markdown tables of ``result`` (from :func:`evaluate`) on stdout, then ``summary`` + means as JSON."""
     print(f"{result['n']} held-out mixtures; SDR as BSS Eval v3 (512-tap projection)\n")
-    print("| method | SI-SNRi (dB) | SDRi (dB) | SI-SNR (dB) | SDR (dB) |\n|---|---|---|---|---|")
+    header = "| method | SI-SNRi (dB) | SDRi (dB) | SI-SNR (dB) | SDR (dB) | lone voice: louder share |"
+    print(header + "\n|---|---|---|---|---|---|")
     for method, m in result["means"].items():
         cells = " | ".join(f"{m[k]:.2f}" for k in METRICS)
         print(f"| {labels.get(method, method)} | {cells} |")

@@ -1,5 +1,5 @@
 """Training losses, as pure functions: MP-SENet / SEMamba / MambAttention (enhancement) and
-permutation-invariant SI-SNR (separation).
+permutation-invariant SI-SNR or thresholded SNR (separation).
 
 All enhancement spectra are in the compressed domain the network works in: magnitudes mag**0.3 (B, F, T),
 phases (B, F, T) and complex spectra as (B, F, T, 2).
@@ -95,6 +95,38 @@ def pit_si_snr_loss(model, mixture: Tensor, sources: Tensor) -> dict[str, Tensor
     best, _, _ = pit(si_sdr, model(mixture), sources)  # (B,): SI-SNR, since si_sdr centres both signals
     si_snr = best.mean()
     return {"si_snr": si_snr, "total": -si_snr}
+
+
+def thresholded_snr(estimate: Tensor, reference: Tensor, mixture: Tensor, cap_db: float = 30.0) -> Tensor:
+    """SNR (dB) over the last axis with a soft threshold set by the mixture, as MixIT and FUSS train:
+    10 log10(|s|^2 / (|s - s_hat|^2 + tau |x|^2)), tau = 10**(-cap_db / 10), for the reference s,
+    estimate s_hat and mixture x (broadcast against each other).
+
+    An estimate of the whole mixture that is exact scores ``cap_db``; a quieter source's ceiling is
+    lower by its level under the mixture. For a silent reference (or one more than ``cap_db`` under
+    the mixture) |s|^2 in the numerator becomes tau |x|^2: a silent estimate scores 0 dB and any
+    output is penalised through the denominator (FUSS's loss for an inactive source), so the value
+    and its gradient stay finite. Not scale-invariant: the level of each output is part of the score.
+    """
+    tau = 10 ** (-cap_db / 10)
+    floor = tau * mixture.pow(2).sum(-1)
+    signal = torch.maximum(reference.pow(2).sum(-1), floor)
+    error = (reference - estimate).pow(2).sum(-1)
+    return 10 * torch.log10((signal + 1e-12) / (error + floor + 1e-12))
+
+
+def pit_snr_loss(model, mixture: Tensor, sources: Tensor, cap_db: float = 30.0) -> dict[str, Tensor]:
+    """Permutation-invariant :func:`thresholded_snr` loss for a separator, defined when a source is silent.
+
+    ``model`` maps mixtures (B, time) to estimates (B, n_sources, time); ``sources`` (B, n_sources,
+    time) may hold silent references (a lone voice). For each mixture the estimates are matched to
+    the references in the order with the best mean score (:func:`tfsignal.metrics.pit`); "total" is
+    minus that mean over the batch and "snr" the mean itself (dB) for the training log.
+    """
+    floor_of = mixture[:, None, None, :]  # (B, 1, 1, time) against pit's (B, est, ref, time) pairs
+    best, _, _ = pit(lambda e, r: thresholded_snr(e, r, floor_of, cap_db), model(mixture), sources)
+    snr = best.mean()
+    return {"snr": snr, "total": -snr}
 
 
 def capped_si_snr(estimate: Tensor, reference: Tensor, cap_db: float = 30.0) -> Tensor:

@@ -1,7 +1,9 @@
 """Training speech separators (TIGER) with permutation-invariant SI-SNR.
 
-- :func:`add_training_flags` and :func:`fit`: the training every separation recipe shares (resume,
-  validation SI-SNRi / SDRi, the best weights saved with the data, steps and command that made them);
+- :func:`add_training_flags`, :func:`separator_from_args` and :func:`fit`: the training every
+  separation recipe shares (a step or time budget, resume, ``--init`` from saved weights, validation
+  SI-SNRi / SDRi and lone-voice share, the best and the last weights saved with a model card that
+  adds up the training time and hours of audio of every leg, the data and the command);
 - :func:`add_folder_training_flags` and :func:`train_on_folders`: training on a dataset of fixed
   mixtures on disk (Libri2Mix, EchoSet), given a reader of its layout.
 """
@@ -20,16 +22,18 @@ import numpy as np
 import torch
 
 from tfsignal import models, weights
+from tfsignal.arguments import config_overrides
 from tfsignal.data.folders import SeparationFolderDataset
 from tfsignal.evaluation.separation import score
 from tfsignal.io import InputFileError
+from tfsignal.metrics import louder_share
 from tfsignal.train.losses import pit_si_snr_loss
-from tfsignal.train.trainer import fit_summary, trainer_from_args
+from tfsignal.train.trainer import fit_summary, trainer_from_args, training_card
 
 __all__ = [
     "ReadItems",
     "add_training_flags",
-    "create_separator",
+    "separator_from_args",
     "validation_fn",
     "fit",
     "add_folder_training_flags",
@@ -48,8 +52,27 @@ def add_training_flags(parser: argparse.ArgumentParser, model: str, steps: int, 
     """The flags :func:`fit` reads, with a recipe's defaults for ``--model``, ``--steps`` and ``--segment-seconds``."""
     parser.add_argument("--out", required=True, help="checkpoints, log and best weights")
     parser.add_argument("--model", default=model, help=f"a TIGER config: {', '.join(_separators())}")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one field of --model's configuration (repeatable), e.g. --set channels=32",
+    )
+    parser.add_argument(
+        "--init",
+        help="start from saved weights (.json + .safetensors, or a folder) instead of a fresh --model; their "
+        "configuration replaces --model and their model card's training legs are carried on",
+    )
     parser.add_argument("--n-sources", type=int, default=2, help="speakers per mixture (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=steps, help="length of the schedule (default: %(default)s)")
+    parser.add_argument("--steps", type=int, help=f"step budget (default: {steps} unless --minutes is given)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget in minutes, summed over resumed runs: the learning-rate schedule spans it (with "
+        "--steps too, whichever is spent first ends the run)",
+    )
+    parser.set_defaults(steps_without_minutes=steps)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--segment-seconds", type=float, default=segment_seconds, help="training crop length")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (TIGER: 1e-3)")
@@ -63,53 +86,106 @@ def add_training_flags(parser: argparse.ArgumentParser, model: str, steps: int, 
     parser.add_argument("--seed", type=int, default=0)
 
 
-def create_separator(name: str, n_sources: int):
-    """A fresh ``name`` model separating ``n_sources``; ValueError (one line) for a name that is not one."""
+def separator_from_args(args: argparse.Namespace):
+    """The model :func:`fit` trains: ``--init``'s weights (their configuration and number of sources
+    replace ``--model`` and ``--n-sources``) or a fresh ``--model`` with ``--set``'s fields; ValueError
+    (one line) for a name, field or combination that does not work."""
+    if args.init:
+        if args.set:
+            raise ValueError("--set changes a fresh model's configuration; it cannot be used with --init")
+        model = models.load(args.init).train()
+        if getattr(model, "n_sources", None) is None:
+            raise ValueError(f"--init {args.init}: not a separator")
+        args.model, args.n_sources = models.name_of(model), model.n_sources
+        return model
     try:
-        return models.create(name, n_sources=n_sources)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"--model {name}: not a separator config ({', '.join(_separators())})") from err
+        return models.create(args.model, n_sources=args.n_sources, **config_overrides(args.set))
+    except KeyError as err:
+        raise ValueError(f"--model {args.model}: not a separator config ({', '.join(_separators())})") from err
+    except TypeError as err:  # an unknown field: the registry names the known ones
+        raise ValueError(str(err)) from None
 
 
 def validation_fn(val_set: SeparationFolderDataset, n_clips: int, max_seconds: float):
-    """A ``val_fn(model)`` giving mean SI-SNRi and SDRi (dB) on the first ``n_clips`` items of ``val_set``."""
+    """A ``val_fn(model)`` giving mean SI-SNRi and SDRi (dB) on the first ``n_clips`` items of
+    ``val_set``, and the mean energy share of the loudest output when the first speaker of each is
+    given alone (``lone_share``, :func:`tfsignal.metrics.louder_share`: 1 keeps a lone voice on one track)."""
     n = round(max_seconds * val_set.sample_rate)
     clips = [tuple(x[..., :n] for x in val_set.load(i)) for i in range(min(n_clips, len(val_set)))]
 
     def val_fn(model) -> dict[str, float]:
         device = next(model.parameters()).device
-        scores = []
+        scores, shares = [], []
         for mixture, references in clips:
             estimates = model(torch.from_numpy(mixture)[None].to(device))[0].float().cpu().numpy()
             scores.append(score(estimates, mixture, references))
-        return {k: float(np.mean([s[k] for s in scores])) for k in ("si_snri", "sdri")}
+            lone = model(torch.from_numpy(references[0])[None].to(device))[0].float().cpu().numpy()
+            shares.append(louder_share(lone))
+        means = {k: float(np.mean([s[k] for s in scores])) for k in ("si_snri", "sdri")}
+        return {**means, "lone_share": float(np.mean(shares))}
 
     return val_fn
 
 
-def fit(model, train_set, val_set: SeparationFolderDataset, args: argparse.Namespace, data: dict, command: str) -> int:
-    """Train ``model`` with PIT SI-SNR (resuming), keep the best by validation SI-SNRi, print a JSON summary.
+def budget_steps(args: argparse.Namespace) -> int | None:
+    """``--steps``, or the recipe's default when neither ``--steps`` nor ``--minutes`` is given
+    (None: the time budget alone); set on ``args``."""
+    if args.steps is None and args.minutes is None:
+        args.steps = args.steps_without_minutes
+    return args.steps
 
-    ``data`` (what the model was trained on) and ``command`` are added to ``OUT/best.json``.
+
+def fit(
+    model,
+    train_set,
+    val_set: SeparationFolderDataset,
+    args: argparse.Namespace,
+    data: dict,
+    command: str,
+    loss_fn=pit_si_snr_loss,
+) -> int:
+    """Train ``model`` with ``loss_fn(model, mixtures, sources)`` (resuming), keep the best by
+    validation SI-SNRi, print a JSON summary.
+
+    ``OUT/best.*`` (the best weights) and ``OUT/last.*`` (the weights the run ended with, the point
+    to continue from with ``--init``) carry a model card: ``data`` (what the model was trained
+    on), ``command``, the flags, and ``training``, the legs of ``--init``'s card plus this one with
+    totals of steps, minutes and hours of audio (:func:`~tfsignal.train.trainer.training_card`).
     """
     if args.threads:
         torch.set_num_threads(args.threads)
+    budget_steps(args)
     val_fn = validation_fn(val_set, args.val_clips, args.val_seconds)
-    loss = lambda net, batch: pit_si_snr_loss(net, batch[0], batch[1])  # noqa: E731
+    loss = lambda net, batch: loss_fn(net, batch[0], batch[1])  # noqa: E731
     trainer = trainer_from_args(model, loss, train_set, args, val_fn, args.device, best_metric="si_snri")
     started = time.time()
     metrics = trainer.fit()
     if trainer.rank != 0:
         return 0
-    best_path = Path(args.out) / "best"
-    if best_path.with_suffix(".json").exists():  # add what made it to the trainer's best.json
-        best = models.load(best_path)
-        meta = {k: v for k, v in weights.config(best_path).items() if k not in ("kind", "model", "config")}
-        training = {k: getattr(args, k) for k in ("steps", "batch_size", "segment_seconds", "lr", "seed")}
-        meta.update(data=data, steps_run=trainer.step, training=training, command=command)
-        models.save(best, best_path, **meta)
-    summary = {"model": args.model, **fit_summary(trainer, model, metrics, started)}
-    print(json.dumps({**summary, "best": str(best_path.with_suffix(".json"))}))
+    flags = ("steps", "minutes", "batch_size", "segment_seconds", "lr", "seed")
+    leg = {
+        "out": str(args.out),
+        "init": args.init,
+        "steps": trainer.step,
+        "minutes": round(trainer.minutes, 2),
+        "world": trainer.world,
+        "audio_hours": round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 6),
+        "loss": loss_fn.__name__,
+        "flags": {k: getattr(args, k) for k in flags},
+        "last_val": metrics,
+        "command": command,
+    }
+    previous = weights.config(args.init).get("training") if args.init else None
+    card = {"data": data, "command": command, "training": training_card(previous, leg)}
+    out = Path(args.out)
+    models.save(model, out / "last", step=trainer.step, val=metrics, **card)
+    if (out / "best.json").exists():  # add the card to the trainer's best.json
+        best = models.load(out / "best")
+        meta = {k: v for k, v in weights.config(out / "best").items() if k not in ("kind", "model", "config")}
+        models.save(best, out / "best", **{**meta, **card})
+    summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
+    total = card["training"]["total"]
+    print(json.dumps({**summary, "world": trainer.world, **{f"total_{k}": v for k, v in total.items()}}))
     return 0
 
 
@@ -129,7 +205,7 @@ def train_on_folders(args: argparse.Namespace, read_items: ReadItems, command: s
     stderr and exit code 2.
     """
     try:
-        model = create_separator(args.model, args.n_sources)
+        model = separator_from_args(args)
         rate = model.sample_rate
         train_set = SeparationFolderDataset(read_items(args, args.train_split), args.segment_seconds, rate, args.seed)
         val_set = SeparationFolderDataset(read_items(args, args.val_split), segment_seconds=None, sample_rate=rate)

@@ -129,7 +129,8 @@ class Trainer:
     ``best_meta(metrics) -> dict`` is the metadata written beside the best weights (default: the
     step and the validation metrics).
 
-    While training, ``step`` counts the optimiser steps taken, ``progress`` is the share of the
+    While training, ``step`` counts the optimiser steps taken, ``minutes`` the training time spent
+    over all runs of ``out_dir`` (resumed ones included), ``progress`` is the share of the
     budget spent when the current step began (what the schedule got), ``loss_curve`` holds this
     run's total loss per step, and ``best``, ``best_step`` and ``best_metrics`` describe the best
     validation so far.
@@ -167,7 +168,7 @@ class Trainer:
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.schedule = schedule or self.default_schedule
         self.best_meta = best_meta or (lambda metrics: {"step": self.step, "val": metrics})
-        self.step, self.progress, self.minutes_before = 0, 0.0, 0.0
+        self.step, self.progress, self.minutes_before, self.minutes = 0, 0.0, 0.0, 0.0
         self.loss_curve: list[float] = []
         self.best = -math.inf if config.best_mode == "max" else math.inf
         self.best_step: int | None = None
@@ -336,6 +337,7 @@ class Trainer:
             self.log({"step": self.step, "event": "resumed"})
         self.log({"step": self.step, "event": "start", "world": self.world, "config": asdict(cfg)})
         started = time.monotonic()
+        self.minutes = self.minutes_before
         self.progress = self._progress(self.minutes_before)
         bar = tqdm(
             total=cfg.steps,
@@ -378,7 +380,7 @@ class Trainer:
                 self.log({"step": self.step, "lr": self.optimizer.param_groups[0]["lr"], "train": means})
                 running = {}
             minutes, run_minutes = self._minutes(started)
-            self.progress = self._progress(minutes)
+            self.minutes, self.progress = minutes, self._progress(minutes)
             done = self.progress >= 1 or run_minutes > cfg.max_minutes
             if self.step % cfg.val_every == 0 or done:
                 metrics = self.validate() or metrics
@@ -433,4 +435,20 @@ def fit_summary(trainer: Trainer, model: nn.Module, metrics: dict, started: floa
         f"best_{trainer.config.best_metric}": trainer.best,
         "last_val": metrics,
         "minutes": round((time.time() - started) / 60, 1),
+    }
+
+
+def training_card(previous: dict | None, leg: dict) -> dict:
+    """The ``training`` record of a model card after one more leg: the legs of ``previous`` (the
+    record of the weights the leg started from, None for a fresh model) plus ``leg``, a dict with at
+    least ``steps``, ``minutes`` and ``audio_hours``, and their totals over every leg, so weights
+    trained across sessions say how much training and audio made them."""
+    legs = [*(previous or {}).get("legs", []), leg]
+    return {
+        "legs": legs,
+        "total": {
+            "steps": sum(int(item["steps"]) for item in legs),
+            "minutes": round(sum(float(item["minutes"]) for item in legs), 2),
+            "audio_hours_seen": round(sum(float(item["audio_hours"]) for item in legs), 4),
+        },
     }

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from tfsignal import models
-from tfsignal.arguments import recipe_parser
+from tfsignal.arguments import config_overrides, recipe_parser
 from tfsignal.cli.common import UserError
 from tfsignal.data.augment import Augment
 from tfsignal.data.folders import match_pairs
@@ -99,20 +99,6 @@ def validation(val_dir: Path, n_clips: int, sample_rate: int):
     return validation_fn(match_pairs(val_dir / "noisy", val_dir / "clean")[:n_clips], sample_rate)
 
 
-def config_overrides(pairs: list[str]) -> dict:
-    """``["channels=24", "scan_backend=auto"]`` -> ``{"channels": 24, "scan_backend": "auto"}``."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
-
-
 def create(name: str, overrides: dict):
     try:
         return models.create(name, **overrides)
@@ -132,7 +118,7 @@ def main(argv=None) -> int:
         if args.init and args.set:
             raise UserError("--set changes a fresh model's configuration; it cannot be used with --init")
         model = models.load(args.init).train() if args.init else create(args.model, config_overrides(args.set))
-    except (InputFileError, FileNotFoundError, UserError) as err:
+    except (InputFileError, FileNotFoundError, UserError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.init:
