@@ -57,11 +57,13 @@ def _one_series(x, i: int) -> np.ndarray:
     x = np.asarray(x)
     if np.iscomplexobj(x):
         raise ValueError(f"Complex data not supported (series {i})")
-    if x.dtype == object:  # numbers held as objects are numbers
+    if x.dtype == object:  # numbers held as objects are numbers; anything else is refused here
         try:
             x = x.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
+        except TypeError as err:  # an object that is not a number at all (numpy's message, as check_array's)
+            raise TypeError(f"series {i}: {err}") from None
+        except ValueError as err:
+            raise ValueError(f"series {i}: values that are not real numbers ({err})") from None
     if x.dtype.kind not in "biuf":
         raise ValueError(f"series {i}: values of type {x.dtype} are not real numbers")
     x = x[None, :] if x.ndim == 1 else x
