@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tfsignal.frontends import STFT, magphase, polar
@@ -229,17 +230,21 @@ class MambAttention(Model):
         """Compressed magnitude and phase (B, F, T) -> waveform (B, length)."""
         return self.stft.istft(polar(mag, phase, power=self.config.compress_power), length=length)
 
+    @torch.no_grad()
     def enhance(self, wave: Tensor) -> Tensor:
         """Noisy waveform (..., time) at ``sample_rate`` -> enhanced waveform of the same shape.
 
-        The input is scaled to unit RMS inside (as in training) and the output scaled back.
+        The input is scaled to unit RMS inside (as in training) and the output scaled back. Inputs
+        shorter than the window are zero-padded to it (the centred STFT needs that much) and the
+        output cut back. Runs without autograd.
         """
-        shape = wave.shape
-        wave = wave.reshape(-1, shape[-1])  # (B, time)
+        shape, n = wave.shape, wave.shape[-1]
+        wave = wave.reshape(-1, n)  # (B, time)
         rms = wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
+        wave = F.pad(wave, (0, max(self.config.n_fft - n, 0)))  # (B, max(time, n_fft))
         mag, phase = self.analyse(wave / rms)
         mag, phase, _ = self(mag, phase)
-        return (self.synthesise(mag, phase, shape[-1]) * rms).reshape(shape)
+        return (self.synthesise(mag, phase, wave.shape[-1])[..., :n] * rms).reshape(shape)
 
     def example_inputs(self, seconds: float = 1.0) -> tuple[Tensor, Tensor]:
         frames = math.floor(seconds * self.sample_rate / self.config.hop_length) + 1

@@ -207,11 +207,13 @@ class StreamingMambAttention(Model):
         wave = istft(spec, self.config.n_fft, self.config.hop_length, self.window, center=False)
         return wave[..., self.latency : self.latency + length]
 
+    @torch.no_grad()
     def enhance(self, wave: Tensor) -> Tensor:
         """Noisy waveform (..., time) at ``sample_rate`` -> enhanced waveform of the same shape.
 
         No level normalisation (it would need the whole file); the model is trained over a 40 dB
-        range of input levels instead. Equal to :meth:`stream` fed the same samples.
+        range of input levels instead. Equal to :meth:`stream` fed the same samples. Runs without
+        autograd.
         """
         shape = wave.shape
         wave = wave.reshape(-1, shape[-1])  # (B, time)

@@ -90,11 +90,19 @@ def test_a_file_that_ends_early_leaves_no_partial_output_and_the_batch_goes_on(t
     assert sf.info(out / expected[0]).frames == sf.info(good).frames
 
 
-def test_classify_refuses_a_folder_as_its_data_and_writes_nothing(tmp_path, capsys, tiny_models):
-    (tmp_path / "series").mkdir()
-    code, err = run(["classify", tiny_models["classify"], tmp_path / "series", "-o", tmp_path / "l.csv"], capsys)
-    assert code == 2 and len(err) == 1 and "is a directory" in err[0]
-    assert not (tmp_path / "l.csv").exists()
+def test_classify_reads_a_folder_and_refuses_an_empty_one(tmp_path, capsys, tiny_models):
+    series = tmp_path / "series"
+    series.mkdir()
+    code, err = run(["classify", tiny_models["classify"], series, "-o", tmp_path / "labels"], capsys)
+    assert code == 2 and err[-1].endswith(f"no series files to process in {series}")
+    assert not (tmp_path / "labels").exists()
+    np.save(series / "a.npy", np.zeros((3, 2, 4), np.float32))
+    (series / "b.csv").write_text("x,y\n")  # text: refused, and the batch goes on
+    np.save(series / "c.npy", np.ones((2, 2, 4), np.float32))
+    code, err = run(["classify", tiny_models["classify"], series, "-o", tmp_path / "labels"], capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"{series / 'b.csv'}: ")
+    assert files_under(tmp_path / "labels") == ["a.csv", "c.csv"]
+    assert (tmp_path / "labels" / "c.csv").read_text().splitlines()[0] == "index,label"
 
 
 def test_export_never_writes_over_the_model_it_reads(tmp_path, capsys):
@@ -123,3 +131,54 @@ def test_an_input_that_runs_out_of_memory_is_one_line_and_the_batch_goes_on(tmp_
         f"{tmp_path / 'huge.edf'}: needs more memory than there is (a damaged header?)"
     ]
     assert captured.out.split() == [str(tmp_path / "out" / "fine.edf.npz")]
+
+
+def test_export_that_fails_its_parity_check_writes_nothing(tmp_path, capsys, monkeypatch):
+    def fake_export(model, path, overwrite=False):  # what to_onnx writes: the graph and its spec beside it
+        path.write_bytes(b"graph")
+        path.with_name(path.name + ".json").write_text("{}")
+        return path
+
+    monkeypatch.setattr("tfsignal.export.to_onnx", fake_export)
+    monkeypatch.setattr("tfsignal.export.check", lambda path, model: 0.5)
+    code, err = run(["export", "tiger-tiny", "-o", tmp_path / "sep.onnx"], capsys)
+    assert code == 2 and "differs from PyTorch by 5.00e-01" in err[-1] and "nothing written" in err[-1]
+    assert files_under(tmp_path) == []  # neither the graph, nor its spec, nor the staging folder
+    monkeypatch.setattr("tfsignal.export.check", lambda path, model: 1e-6)
+    code, _ = run(["export", "tiger-tiny", "-o", tmp_path / "sep.onnx"], capsys)
+    assert code == 0 and files_under(tmp_path) == ["sep.onnx", "sep.onnx.json"]
+    assert (tmp_path / "sep.onnx").read_bytes() == b"graph"
+
+
+def test_version_module_entry_point_and_debug_after_the_command(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    import tfsignal
+    from tfsignal.cli.common import UserError
+
+    done = subprocess.run([sys.executable, "-m", "tfsignal", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"tfsignal {tfsignal.__version__}"
+    with pytest.raises(UserError, match="--chunk-seconds"):  # --debug shows the error as it is raised
+        main(["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "b.wav"), "--chunk-seconds", "-1", "--debug"])
+    code, err = run(["enhance", tmp_path / "a.wav", "-o", tmp_path / "b.wav", "--chunk-seconds", "-1"], capsys)
+    assert code == 2 and len(err) == 1
+
+
+def test_enhance_refuses_a_model_that_does_not_enhance(tmp_path, capsys):
+    code, err = run(["enhance", write_tone(tmp_path / "a.wav"), "-o", tmp_path / "b.wav", "--model", "tspulse"], capsys)
+    assert code == 2 and err == [
+        "tfsignal: error: tspulse: not a speech enhancement model (try enhancer or enhancer-stream)"
+    ]
+    assert not (tmp_path / "b.wav").exists()
+
+
+def test_enhance_in_python_keeps_no_autograd_graph(tiny_models):
+    import torch
+
+    from tfsignal import models
+
+    model = models.load(tiny_models["enhance"])
+    assert any(p.requires_grad for p in model.parameters())
+    out = model.enhance(torch.randn(1, 8000))
+    assert not out.requires_grad and out.grad_fn is None

@@ -147,6 +147,17 @@ def chunked_apply(
     return out
 
 
+def float_subtype(source_subtype: str, dst: Path) -> str | None:
+    """``source_subtype`` when it is a float one that ``dst``'s format can hold, else None (the
+    format's default)."""
+    import soundfile as sf
+
+    ext = dst.suffix.lstrip(".").upper() or "WAV"
+    if source_subtype in ("FLOAT", "DOUBLE") and ext in sf.available_formats() and sf.check_format(ext, source_subtype):
+        return source_subtype
+    return None
+
+
 def chunked_file(
     fn: Callable[[Tensor], Tensor],
     src: str | os.PathLike,
@@ -168,7 +179,9 @@ def chunked_file(
     The file is read, resampled to ``rate``, processed chunk by chunk, resampled back and written
     block by block, so memory stays flat however long the file is; the samples are those of doing
     each step on the whole signal (``resample`` -> :func:`chunked_apply` -> ``resample``). ``dst``
-    is written atomically (``subtype``: as in :func:`tfsignal.io.save_audio`) and an existing file is
+    is written atomically (``subtype``: as in :func:`tfsignal.io.save_audio`; by default float input
+    keeps float samples where ``dst``'s format has them, so nothing beyond full scale is clipped,
+    and other input gets the format's usual subtype) and an existing file is
     kept unless ``overwrite``; a problem with ``src`` raises :class:`tfsignal.io.InputFileError` and
     leaves no ``dst``. ``progress`` None shows a bar for files longer than four chunks.
 
@@ -187,7 +200,8 @@ def chunked_file(
     dsts = [Path(d) for d in (dst if many else [dst])]
     with AudioReader(src) as reader, ExitStack() as stack:
         n, file_rate, channels = reader.frames, reader.rate, 1 if mono else reader.channels
-        writers = [stack.enter_context(audio_writer(d, file_rate, channels, overwrite, subtype)) for d in dsts]
+        kinds = [subtype or float_subtype(reader.subtype, d) for d in dsts]
+        writers = [stack.enter_context(audio_writer(d, file_rate, channels, overwrite, k)) for d, k in zip(dsts, kinds)]
         try:
             m = resampled_length(n, file_rate, rate)  # length at the model's rate
         except ValueError as err:  # a rate no recorder uses, from a damaged header

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InputFileError",
+    "OutputFileError",
     "AudioReader",
     "audio_writer",
     "load_audio",
@@ -42,6 +43,15 @@ class InputFileError(ValueError):
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         self.path, self.problem = str(path), " ".join(str(problem).split())
         super().__init__(f"{self.path}: {self.problem}")
+
+
+class OutputFileError(InputFileError):
+    """An output cannot be written: a full disk, an I/O error, a folder that vanished or is
+    read-only. Nothing partial is left and an existing file at that path is kept as it was."""
+
+    def __init__(self, path: str | os.PathLike, err: BaseException) -> None:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
+        super().__init__(path, f"cannot write it ({reason})")
 
 
 def _check_readable(path: Path) -> None:
@@ -115,7 +125,8 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
 
     EDF/EDF+ (``.edf``), BDF (``.bdf``), raw FIF (``.fif``, ``.fif.gz``), BrainVision (``.vhdr``,
     with its ``.vmrk`` and ``.eeg`` beside it) and EEGLAB (``.set``). Returns the ``mne.io.Raw``
-    with its annotations; ``preload=False`` leaves the samples on disk until used.
+    with its annotations; ``preload=False`` leaves the samples on disk until used. An EDF/BDF file
+    shorter than its header says (cut short) is read as far as it goes, with a ``RuntimeWarning``.
 
     FIF files from MEGIN/Elekta systems recorded with MaxShield (internal active shielding) and not
     yet MaxFiltered are read too, where mne alone would refuse them: ``raw.info["maxshield"]`` is
@@ -135,7 +146,9 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
     options = {"allow_maxshield": True} if suffix == ".fif" else {}
     mne = _import_mne()
     try:
-        raw = getattr(mne.io, reader)(path, preload=preload, verbose="error", **options)
+        with warnings.catch_warnings(record=True) as caught:  # mne's own warnings, kept from the user
+            warnings.simplefilter("always")
+            raw = getattr(mne.io, reader)(path, preload=preload, verbose="warning", **options)
     except Exception as err:  # mne's readers fail on a bad file with many types (ValueError, OSError, KeyError, ...)
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputFileError(path, f"not a readable {format_name} file ({detail})") from None
@@ -143,6 +156,13 @@ def load_eeg(path: str | os.PathLike, preload: bool = True) -> mne.io.BaseRaw:
         raise InputFileError(path, "contains zero samples")
     if not 0 < raw.info["sfreq"] < np.inf:  # an EDF header's record duration may be zero or negative
         raise InputFileError(path, f"impossible sampling rate of {raw.info['sfreq']:g} Hz in its header")
+    if any("does not match the file size" in str(w.message) for w in caught):  # EDF/BDF cut short
+        warnings.warn(
+            f"{path}: its header promises more data than the file holds (cut short while copying or "
+            f"recording?); reading the {raw.n_times / raw.info['sfreq']:g} s that are there",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if raw.info.get("maxshield"):  # mne's own warning is silenced with the rest of its output above
         warnings.warn(
             f"{path}: MaxShield data not yet MaxFiltered; apply mne.preprocessing.maxwell_filter first",
@@ -213,22 +233,48 @@ def audio_writer(
 
     Each ``x`` is (time,) for one channel or (channels, time). The samples go to a temporary file
     beside ``path`` that becomes ``path`` only when the block ends without error; an existing file
-    is kept unless ``overwrite``. NaN or Inf samples are refused (and nothing is written).
+    is kept unless ``overwrite``. NaN or Inf samples are refused (and nothing is written); samples
+    beyond +-1 written as integers are clipped with a warning. A failed write (full disk, I/O
+    error, vanished folder) raises :class:`OutputFileError` and leaves ``path`` as it was.
     """
     path = check_output_path(path, overwrite)
     ext = _sound_format(path)
-    with atomic_path(path) as tmp, _sound_file_to_write(path, tmp, sr, channels, subtype, ext) as f:
+    subtype = subtype or sf.default_subtype(ext)
+    clips = subtype.startswith(("PCM", "ULAW", "ALAW"))  # integer samples stop at full scale
+    clipped = 0
+    with atomic_path(path) as tmp:
+        f = _sound_file_to_write(path, tmp, sr, channels, subtype, ext)
 
         def write(x: np.ndarray) -> None:
+            nonlocal clipped
             x = np.asarray(x)
             if (x.shape[0] if x.ndim == 2 else 1) != channels or x.ndim not in (1, 2):
                 raise ValueError(f"expected {channels} channel(s), got samples shaped {x.shape}")
             if not np.isfinite(x).all():
                 raise InputFileError(path, "refusing to write NaN or Inf samples")
-            # soundfile wants (time, channels); one channel goes in as (T,), so no transposed copy
-            f.write(x if x.ndim == 1 else x[0] if channels == 1 else x.T)
+            if clips:
+                clipped += int(np.count_nonzero(np.abs(x) > 1))
+            try:  # soundfile wants (time, channels); one channel goes in as (T,), so no transposed copy
+                f.write(x if x.ndim == 1 else x[0] if channels == 1 else x.T)
+            except (OSError, RuntimeError, AssertionError) as err:  # libsndfile's "System error": disk full
+                raise OutputFileError(path, err) from None
 
-        yield write
+        try:
+            yield write
+        except BaseException:
+            f.close()
+            raise
+        try:
+            f.close()  # libsndfile writes the header's final sizes here
+        except (OSError, RuntimeError) as err:
+            raise OutputFileError(path, err) from None
+    if clipped:
+        warnings.warn(
+            f"{path}: {clipped} sample(s) beyond full scale were clipped to fit {subtype} "
+            "(FLOAT samples, as a float input gets in .wav, keep them)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _sound_file_to_write(path: Path, tmp: str, sr: int, channels: int, subtype: str | None, ext: str) -> sf.SoundFile:
@@ -256,6 +302,7 @@ class AudioReader:
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
             raise InputFileError(self.path, f"not a readable audio file ({err})") from None
         self.rate, self.channels, self.frames = int(self._file.samplerate), self._file.channels, self._file.frames
+        self.subtype = self._file.subtype  # "PCM_16", "FLOAT", ...
         if self.frames <= 0:
             self.close()
             raise InputFileError(self.path, "contains zero samples")
@@ -288,11 +335,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file beside ``path`` to write; published as ``path`` when the ``with`` block ends
     without error, deleted otherwise, so a crash never leaves a partial file and ``path`` as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    except OSError as err:  # a read-only or vanished folder
+        raise OutputFileError(path, err) from None
     os.close(fd)
     try:
         yield tmp
-        publish(tmp, path)
+        try:
+            publish(tmp, path)
+        except OSError as err:
+            raise OutputFileError(path, err) from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -305,7 +358,10 @@ def write_atomically(path: Path, write) -> Path:
     A crash or error leaves no partial file behind and ``path`` as it was.
     """
     with atomic_path(path) as tmp:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as err:  # a full disk, an I/O error
+            raise OutputFileError(path, err) from None
     return path
 
 

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+SERIES_SUFFIXES = {".ts", ".csv", ".npy"}
 
 
 def add_parser(sub, name: str) -> None:
     parser = sub.add_parser(
         name,
         help="classify time series with a saved model",
-        description="Predict one label per series in a .ts, .csv or .npy file with a classifier saved by "
-        "recipes.series.uea.train --out DIR (or SeriesClassifier.save). Prints one label per line, in file order; "
-        "with -o, writes them to a CSV file (index,label) instead.",
-        epilog="example: tfsignal classify runs/japanesevowels JapaneseVowels_TEST.ts",
+        description="Predict one label per series in .ts, .csv or .npy files with a classifier saved by "
+        "recipes.series.uea.train --out DIR (or SeriesClassifier.save). For one file, prints one label per line "
+        "in file order, or with -o FILE.csv writes index,label rows; for several files (or a folder), prints "
+        "file,index,label rows, or with -o FOLDER writes FOLDER/NAME.csv per file. A bad file is reported on one "
+        "line and the rest go on.",
+        epilog="examples:\n  tfsignal classify runs/japanesevowels JapaneseVowels_TEST.ts\n"
+        "  tfsignal classify runs/japanesevowels a.ts b.npy series/ -o labels/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help="saved model folder")
-    parser.add_argument("data", help="series file (.ts, .csv: one univariate series per row, .npy: (n, [C,] T))")
-    parser.add_argument("-o", "--output", help="write index,label rows to this CSV file")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument(
+        "data", nargs="+", help="series files or folders (.ts; .csv: one univariate series per row; .npy: (n, [C,] T))"
+    )
+    parser.add_argument("-o", "--output", help="CSV file (one input) or folder (several) for index,label rows")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    from tfsignal.io import InputFileError, check_output_path, save_text
-    from tfsignal.series import SeriesFileError, read_series_file
-
-    from .common import UserError
+    from .common import UserError, expand_inputs, plan_outputs
 
     try:
         from tfsignal.classification import SeriesClassifier
@@ -39,28 +45,54 @@ def run(args) -> int:
         clf = SeriesClassifier.load(args.model)
     except (FileNotFoundError, KeyError) as err:
         raise UserError(f"{args.model}: not a saved classifier ({err})") from None
-    if args.output and Path(args.output).resolve() == Path(args.data).resolve():
-        raise UserError(f"{args.output}: is the input file; choose another output")
-    if args.output:  # refuse before the work, not after it
-        try:
-            check_output_path(args.output, overwrite=args.overwrite)
-        except InputFileError as err:
-            raise UserError(str(err)) from None
-    try:
-        series, labels = read_series_file(args.data)
-        predicted = clf.predict(series)
-    except (SeriesFileError, ValueError) as err:
-        raise UserError(f"{args.data}: {err}" if not str(err).startswith(str(args.data)) else str(err)) from None
-    lines = [str(label) for label in predicted]
+    inputs = expand_inputs(args.data, SERIES_SUFFIXES, what="series")
+    outputs = None
     if args.output:
-        rows = "index,label\n" + "".join(f"{i},{p}\n" for i, p in enumerate(lines))
+        out = Path(args.output)
+        if len(inputs) == 1 and out.suffix and out.suffix.lower() != ".csv" and not out.is_dir():
+            raise UserError(f"{out}: labels are written as CSV; name the output NAME.csv or a folder")
+        outputs = [p.with_suffix(".csv") for p in plan_outputs(inputs, args.output)]
+    return process_files(clf, inputs, outputs, args)
+
+
+def process_files(clf, inputs, outputs, args) -> int:
+    """Classify each input; labels go to stdout (``outputs`` None) or to one CSV file per input."""
+    import warnings
+
+    import numpy as np
+
+    from tfsignal.io import InputFileError, save_text
+    from tfsignal.series import read_series_file
+
+    from .common import process_batch, warn
+
+    several = len(inputs) > 1
+    if outputs is None and several:
+        print("file,index,label")
+
+    def work(src, dsts):
+        series, labels = read_series_file(src)
         try:
-            save_text(args.output, rows, overwrite=args.overwrite)
-        except InputFileError as err:
-            raise UserError(str(err)) from None
-    else:
-        sys.stdout.write("\n".join(lines) + "\n")
-    if labels is not None and len(labels) == len(predicted):
-        accuracy = float((predicted.astype(str) == labels.astype(str)).mean())
-        print(f"accuracy against the file's labels: {accuracy:.4f} ({len(labels)} series)", file=sys.stderr)
-    return 0
+            predicted = clf.predict(series)
+        except ValueError as err:  # too long, wrong channel count for this model
+            raise InputFileError(src, str(err)) from None
+        gaps = [i for i, x in enumerate(series) if np.isnan(x).any()]
+        if gaps:  # labelled from the steps they have, as fit treats them; said, not silently done
+            warnings.warn(
+                f"{src}: {len(gaps)} series with missing (NaN) steps, first series {gaps[0]}; "
+                "they are classified from the steps they have",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+        if dsts:
+            save_text(dsts[0], "index,label\n" + "".join(f"{i},{p}\n" for i, p in enumerate(predicted)), args.overwrite)
+        elif several:
+            sys.stdout.write("".join(f"{src},{i},{p}\n" for i, p in enumerate(predicted)))
+        else:
+            sys.stdout.write("".join(f"{p}\n" for p in predicted))
+        if labels is not None and len(labels) == len(predicted):
+            accuracy = float((predicted.astype(str) == labels.astype(str)).mean())
+            warn(f"{src}: accuracy against the file's labels: {accuracy:.4f} ({len(labels)} series)")
+
+    jobs = [(src, [] if outputs is None else [dst]) for src, dst in zip(inputs, outputs or inputs)]
+    return process_batch(jobs, work, args.overwrite)

@@ -4,6 +4,7 @@ batch loop (one bad input is reported on one line and the rest of the batch goes
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import tempfile
 from collections.abc import Callable
@@ -20,10 +21,34 @@ def warn(message: str) -> None:
     print(" ".join(message.split()), file=sys.stderr)
 
 
+def check_seconds(flag: str, value: float) -> float:
+    """``value`` if it is a positive, finite number of seconds, else a UserError naming ``flag``."""
+    if not 0 < value < math.inf:
+        raise UserError(f"{flag} must be a positive number of seconds, got {value:g}")
+    return value
+
+
+def check_device(name: str) -> str:
+    """``name`` if torch can run on it here, else a UserError saying why (``--device`` of every command)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise UserError(f"--device {name}: not a torch device (cpu, cuda, cuda:1, mps, ...)") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, True):
+        raise UserError(f"--device {name}: this machine (or this build of torch) has no {device.type} device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: there are {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
 def load_model(name_or_path: str, device: str = "cpu"):
     """A shipped model by name, or a saved one from a folder or path, as a UserError if missing."""
     from tfsignal import models
 
+    check_device(device)
     try:
         return models.load(name_or_path, device=device)
     except (FileNotFoundError, KeyError) as err:
@@ -97,7 +122,9 @@ def process_batch(
 
     Before an input's work starts its outputs are checked: none may be an input of the batch or an
     output of an earlier input, and none may exist unless ``overwrite``. An InputFileError (from
-    the checks or from ``work``) or a MemoryError is printed as one line and the batch goes on.
+    the checks or from ``work``, :class:`tfsignal.io.OutputFileError` included) or another
+    ValueError, a MemoryError or an OSError is printed as one line naming the input, and the batch
+    goes on.
     Output folders that do not exist yet are made when an output first needs them, and removed
     again at the end if nothing was written into them. Returns the exit code: 0, or 2 when any
     input failed.
@@ -123,11 +150,14 @@ def process_batch(
                 work(src, dsts)
                 for dst in dsts:
                     print(dst)
-            except InputFileError as err:
-                warn(str(err))
+            except ValueError as err:  # InputFileError names the file; other refusals (a model's) do not
+                warn(str(err) if isinstance(err, InputFileError) else f"{src}: {err}")
                 failures += 1
             except MemoryError:  # a header's absurd rate or length can ask for terabytes
                 warn(f"{src}: needs more memory than there is (a damaged header?)")
+                failures += 1
+            except OSError as err:  # not an input's fault (those are InputFileErrors): the disk, the folder
+                warn(f"{src}: {err}")
                 failures += 1
     finally:
         for folder in reversed(made):

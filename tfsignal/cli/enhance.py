@@ -66,12 +66,13 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
-    from .common import UserError, expand_inputs, plan_outputs
+    from .common import UserError, check_seconds, expand_inputs, plan_outputs
 
-    if args.chunk_seconds <= 0:
-        raise UserError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    check_seconds("--chunk-seconds", args.chunk_seconds)
     inputs = expand_inputs(args.inputs)
     with enhancer(args) as model:
+        if not (hasattr(model, "enhance") or hasattr(model, "stream")):
+            raise UserError(f"{args.model}: not a speech enhancement model (try enhancer or enhancer-stream)")
         outputs = plan_outputs(inputs, args.output)
         args.pictures = plan_pictures(inputs, args.spectrogram) if args.spectrogram else None
         return process_files(model, inputs, outputs, args)

@@ -76,10 +76,15 @@ def model_files(name: str) -> set[Path]:
 
 def run(args) -> int:
     import json
+    import math
+    import tempfile
     import time
 
     from tfsignal.export import check, check_streaming, read_spec, to_onnx, to_onnx_streaming
+    from tfsignal.io import publish
 
+    if not (0 <= args.tolerance < math.inf):
+        raise UserError(f"--tolerance must be a non-negative number, got {args.tolerance:g}")
     if args.print_spec:
         try:
             print(json.dumps(read_spec(args.model), indent=2))
@@ -104,14 +109,21 @@ def run(args) -> int:
         raise UserError(f"{args.model}: not a streaming model; export it without --streaming")
     print(f"exporting {args.model} to {output} (about a minute on 2 cores)", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    if args.streaming:
-        to_onnx_streaming(model, output, overwrite=args.overwrite)
-        diff = check_streaming(output, model)
-    else:
-        to_onnx(model, output, overwrite=args.overwrite)
-        diff = check(output, model)
-    seconds = time.perf_counter() - started
+    # written and checked in a hidden folder beside the output, published only when the check passes
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=output.parent) as folder:
+        staged = Path(folder) / output.name
+        if args.streaming:
+            to_onnx_streaming(model, staged)
+            diff = check_streaming(staged, model)
+        else:
+            to_onnx(model, staged)
+            diff = check(staged, model)
+        seconds = time.perf_counter() - started
+        if not diff <= args.tolerance:
+            raise UserError(
+                f"{output}: ONNX output differs from PyTorch by {diff:.2e} > {args.tolerance:g}; nothing written"
+            )
+        publish(staged.with_name(sidecar.name), sidecar)
+        publish(staged, output)
     print(f"{output} (+ {sidecar.name}): {seconds:.0f} s, max |onnxruntime - torch| = {diff:.2e}")
-    if diff > args.tolerance:
-        raise UserError(f"{output}: ONNX output differs from PyTorch by {diff:.2e} > {args.tolerance}")
     return 0

@@ -53,9 +53,11 @@ def run(args) -> int:
 
     from tfsignal import models
 
-    from .common import UserError, expand_inputs
+    from .common import UserError, check_seconds, expand_inputs
 
-    if not 0 < args.overlap_seconds < args.chunk_seconds:
+    check_seconds("--chunk-seconds", args.chunk_seconds)
+    check_seconds("--overlap-seconds", args.overlap_seconds)
+    if not args.overlap_seconds < args.chunk_seconds:
         raise UserError(
             f"need 0 < --overlap-seconds < --chunk-seconds, got {args.overlap_seconds:g} and {args.chunk_seconds:g}"
         )

@@ -40,8 +40,9 @@ def load_tokenizer(name_or_path: str, device: str = "cpu"):
     """The shipped or saved tokenizer of either kind, as a UserError if there is none."""
     from tfsignal.tokenizers import load_tokenizer as load
 
-    from .common import UserError
+    from .common import UserError, check_device
 
+    check_device(device)
     try:
         return load(name_or_path, device=device)
     except (FileNotFoundError, ValueError) as err:
