@@ -362,8 +362,22 @@ def read_only_folder(monkeypatch, command):  # as root, chmod would not stop the
     raise_in(monkeypatch, "tempfile.mkstemp", lambda: PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
 
 
+def folder_deleted(monkeypatch, command):
+    """Someone deletes the output folder while the command writes into it."""
+    import shutil
+
+    from tfsignal.io import publish
+
+    def delete_then_publish(tmp, path):
+        shutil.rmtree(Path(path).parent)
+        publish(tmp, path)
+
+    monkeypatch.setattr("tfsignal.io.publish", delete_then_publish)
+
+
 CONDITIONS = [  # (condition, how to bring it about, what every command does)
     ("the disk fills up while writing", disk_full, "exit 2: cannot write it"),
+    ("the output folder is deleted while writing", folder_deleted, "exit 2: cannot write it"),
     ("an I/O error when the output is published", io_error, "exit 2: cannot write it"),
     ("the output folder is read-only", read_only_folder, "exit 2: cannot write it"),
     ("SIGTERM while writing", lambda patch, _: signal_while_publishing(patch, signal.SIGTERM), "exit 143: terminated"),
@@ -389,7 +403,7 @@ def test_conditions_leave_no_partial_output_and_keep_an_existing_one(tmp_path, c
                 code, err = run([*arguments(command, source, out, tiny_models), "--overwrite"], capsys)
             seen = cell(code, err, tmp_path)
             expect(failures, f"{command} {label}", seen, want)
-            after = {p.name: p.read_bytes() for p in out.iterdir()}
+            after = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else before  # deleted
             if after != before:
                 failures.append(f"{command} {label}: the outputs changed: {sorted(before)} -> {sorted(after)}")
             left = [p.name for p in folder.rglob("*.part")]
