@@ -251,7 +251,7 @@ def audio_writer(
     path = check_output_path(path, overwrite)
     ext = _sound_format(path)
     subtype = subtype or sf.default_subtype(ext)
-    clips = subtype.startswith(("PCM", "ULAW", "ALAW"))  # integer samples stop at full scale
+    clips = bool(subtype) and subtype.startswith(("PCM", "ULAW", "ALAW"))  # integers stop at full scale
     clipped = 0
     with atomic_path(path) as tmp:
         f = _sound_file_to_write(path, tmp, sr, channels, subtype, ext)
