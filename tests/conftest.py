@@ -29,6 +29,25 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_tiger(tmp_path_factory):
+    """(model, folder it is saved in, its exported ONNX graph): a TIGER small enough to export in
+    about half a minute (8 kHz, three bands, two scales, one pass), made once for every test that
+    needs a separator graph, since each TIGER export costs 40 s to over 2 minutes on 2 cores."""
+    import torch
+
+    from tfsignal import models
+    from tfsignal.export import to_onnx
+
+    folder = tmp_path_factory.mktemp("tiger")
+    torch.manual_seed(0)
+    options = dict(channels=8, msa_channels=16, msa_scales=2, n_repeats=1, heads=2, qk_channels=2)
+    model = models.create("tiger-tiny", sample_rate=8000, bands_hz=((4000, 2000),), **options).eval()
+    (folder / "saved").mkdir()
+    models.save(model, folder / "saved" / "tiger")
+    return model, folder / "saved", to_onnx(model, folder / "tiger.onnx")
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     """What each command runs, as small as it comes: a saved untrained enhancer, separator and
     classifier (a few seconds to make), and the shipped tokenizer."""

@@ -35,34 +35,32 @@ def test_conv_stft_exports_and_matches_onnxruntime(tmp_path, n_fft, hop):
         to_onnx(model, path, (x,))
 
 
-def test_mamba_models_export_the_static_chunk_scan_not_an_unrolled_loop(tmp_path):
+def test_mamba_models_export_the_static_chunk_scan_not_an_unrolled_loop(exported):
     """The default scan backend loops over blocks of steps in Python; exporting traced that loop into
-    a graph that grew with the input and took over 10 minutes. Exports now take the chunked scan."""
+    a graph that grew with the input and took over 10 minutes. Exports now take the chunked scan.
+    (The shipped enhancer's graph, exported once for this module.)"""
     import onnx
 
-    from tfsignal import models
-
-    torch.manual_seed(0)
-    model = models.create("mambattention-tiny", n_blocks=1).eval()
+    model, path = exported("enhancer")
     assert model.config.scan_backend == "auto"
-    path = to_onnx(model, tmp_path / "m.onnx", inputs=model.example_inputs(seconds=0.5))
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert not ops & {"Loop", "Scan", "If"}
     assert check(path, model, model.example_inputs(seconds=0.5)) <= 1e-4
 
 
 # Every model class through its onnx_io(): the shipped weights where a model ships, otherwise the
-# smallest named configuration. Exporting dominates the time (10-60 s each on 2 cores).
+# smallest named configuration; for TIGER, the session's small one (tests/conftest.py), shared with
+# test_tiger and test_separate. Exporting dominates the time (10-130 s each on 2 cores).
 SHIPPED = ["enhancer", "enhancer-stream", "tspulse", "tfm", "tfm-fast", "sample"]
 SMALLEST = ["meg-gpt-tiny", "mptsnet-cpu", "tiger-tiny"]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, small_tiger):
     """name -> (model, path of its exported graph), each exported once for the whole module."""
     from tfsignal.cli.export import exportable
 
-    done = {}
+    done = {"tiger-tiny": (small_tiger[0], small_tiger[2])}
 
     def get(name: str):
         if name not in done:
@@ -98,17 +96,20 @@ def test_every_model_exports_with_its_spec_and_matches_onnxruntime_at_two_sizes(
         to_onnx(model, path)
 
 
-def test_export_cli_writes_the_graph_and_its_spec_and_refuses_bad_targets(tmp_path):
+def test_export_cli_writes_the_graph_and_its_spec_and_refuses_bad_targets(tmp_path, capsys):
     import json
     import subprocess
     import sys
 
+    from tfsignal.cli import main
+
     out = tmp_path / "sample.onnx"
-    cli = [sys.executable, "-m", "tfsignal.cli", "export"]
+    cli = [sys.executable, "-m", "tfsignal.cli", "export"]  # once as a user runs it, then in-process
     done = subprocess.run([*cli, "sample", "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert out.exists() and "max |onnxruntime - torch| = 0.00e+00" in done.stdout
-    spec = json.loads(subprocess.run([*cli, "--print-spec", str(out)], capture_output=True, text=True).stdout)
+    assert main(["export", "--print-spec", str(out)]) == 0
+    spec = json.loads(capsys.readouterr().out)
     assert spec["inputs"][0]["shape"] == ["rows", "samples"] and spec["sample_rate"] == 250
     for args, message in [
         (["sample", "-o", str(out)], "already exists"),
@@ -117,14 +118,15 @@ def test_export_cli_writes_the_graph_and_its_spec_and_refuses_bad_targets(tmp_pa
         (["no-such-model", "-o", str(tmp_path / "y.onnx")], "no such"),
         (["enhancer", "--streaming", "-o", str(tmp_path / "y.onnx")], "not a streaming model"),
     ]:
-        done = subprocess.run([*cli, *args], capture_output=True, text=True)
-        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert main(["export", *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.onnx", "sample.onnx.json"]
     # only an enhancer's graph runs under enhance --backend onnx
-    noisy = str(EXAMPLES / "noisy.wav")
-    enhance = [sys.executable, "-m", "tfsignal.cli", "enhance", noisy, "-o", str(tmp_path / "e.wav")]
-    done = subprocess.run([*enhance, "--backend", "onnx", "--model", str(out)], capture_output=True, text=True)
-    assert done.returncode == 2 and "not an enhancer graph" in done.stderr and "Traceback" not in done.stderr
+    enhance = ["enhance", str(EXAMPLES / "noisy.wav"), "-o", str(tmp_path / "e.wav")]
+    assert main([*enhance, "--backend", "onnx", "--model", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not an enhancer graph" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "e.wav").exists()
 
 

@@ -188,18 +188,17 @@ def test_cli_model_mistakes_exit_2_with_one_line(tmp_path, tiger_folder, capsys)
     assert not (tmp_path / "out" / "mix_s1.wav").exists()
 
 
-def test_onnx_backend_separates_a_real_recording_as_pytorch_does(tmp_path, tiger_folder, data_dir, capsys):
-    """The same chunks through onnxruntime: a graph exported beforehand (.onnx + spec) or on the fly."""
-    from tfsignal.export import to_onnx
-
+def test_onnx_backend_separates_a_real_recording_as_pytorch_does(tmp_path, small_tiger, data_dir, capsys):
+    """The same chunks through onnxruntime, with a graph exported beforehand (.onnx + spec): the
+    session's small TIGER (tests/conftest.py), saved and exported once."""
+    _, folder, graph = small_tiger
     noisy, rate = sf.read(data_dir.parents[1] / "examples/noisy.wav", dtype="float32")
     mix = tmp_path / "real.wav"
     sf.write(mix, noisy[: int(2.5 * rate)], rate, subtype="FLOAT")  # float in, float out: no 16-bit rounding
-    graph = to_onnx(models.load(tiger_folder / "tiger"), tmp_path / "tiger.onnx")
     common = [str(mix), "--chunk-seconds", "1.0", "--overlap-seconds", "0.25"]
     outputs = {}
     for label, extra in [
-        ("torch", ["--model", str(tiger_folder)]),
+        ("torch", ["--model", str(folder)]),
         ("onnx", ["--backend", "onnx", "--model", str(graph)]),
     ]:
         assert main(["separate", *common, "-o", str(tmp_path / label), *extra]) == 0

@@ -135,19 +135,18 @@ def test_pit_training_separates_two_planted_sources():
     assert losses[-1] < losses[0] - 8 and -losses[-1] > 8
 
 
-def test_onnx_export_matches_torch(tmp_path):
+def test_onnx_export_matches_torch(small_tiger):
     pytest.importorskip("onnxruntime")
-    from tfsignal.export import check, to_onnx
+    from tfsignal.export import check
 
-    # few bands and scales keep the graph small (export time grows with its node count); odd
-    # lengths at every scale exercise the partial pooling windows
-    model = small_tiger(
-        sample_rate=8000, bands_hz=((4000, 2000),), msa_scales=2, channels=8, msa_channels=16, stft_backend="conv"
-    ).eval()
+    # the session's small TIGER (tests/conftest.py): few bands and scales keep the graph small
+    # (export time grows with its node count); odd lengths at every scale exercise the partial
+    # pooling windows
+    model, _, path = small_tiger
     assert len(model.bands) == 3
-    x = model.example_inputs(0.5)
-    path = to_onnx(model, tmp_path / "tiger.onnx", x)
-    assert check(path, model, x) < 1e-4
+    for seconds in (0.5, 0.77):
+        x = model.example_inputs(seconds)
+        assert check(path, model, x) < 1e-4
 
 
 def test_cpu_config_fits_the_mac_budget():
