@@ -17,10 +17,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tfsignal.frontends import STFT, magphase, polar
+from tfsignal.frontends import STFT, enhance_magphase, magphase, polar
 from tfsignal.nn import BiMamba, MultiHeadAttention
 
 from .base import Model, port
@@ -238,13 +237,7 @@ class MambAttention(Model):
         shorter than the window are zero-padded to it (the centred STFT needs that much) and the
         output cut back. Runs without autograd.
         """
-        shape, n = wave.shape, wave.shape[-1]
-        wave = wave.reshape(-1, n)  # (B, time)
-        rms = wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
-        wave = F.pad(wave, (0, max(self.config.n_fft - n, 0)))  # (B, max(time, n_fft))
-        mag, phase = self.analyse(wave / rms)
-        mag, phase, _ = self(mag, phase)
-        return (self.synthesise(mag, phase, wave.shape[-1])[..., :n] * rms).reshape(shape)
+        return enhance_magphase(wave, self.stft, self.config.compress_power, lambda mag, phase: self(mag, phase)[:2])
 
     def example_inputs(self, seconds: float = 1.0) -> tuple[Tensor, Tensor]:
         frames = math.floor(seconds * self.sample_rate / self.config.hop_length) + 1

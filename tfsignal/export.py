@@ -457,16 +457,14 @@ class OnnxSpectralEnhancer:
 
     def enhance(self, wave: Tensor) -> Tensor:
         """Noisy waveform (..., time) at ``sample_rate`` -> enhanced waveform of the same shape."""
-        from tfsignal.frontends import magphase, polar
+        from tfsignal.frontends import enhance_magphase
 
-        shape = wave.shape
-        wave = wave.detach().cpu().float().reshape(-1, shape[-1])  # (B, time)
-        rms = wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
-        mag, phase = magphase(self.stft.stft(wave / rms), power=self.power)  # (B, F, frames) each
-        feeds = {"magnitude": mag.numpy(), "phase": phase.numpy()}
-        mag, phase = self.session.run(["enhanced_magnitude", "enhanced_phase"], feeds)
-        spec = polar(torch.from_numpy(mag), torch.from_numpy(phase), power=self.power)
-        return (self.stft.istft(spec, length=shape[-1]) * rms).reshape(shape)
+        def network(mag: Tensor, phase: Tensor) -> tuple[Tensor, Tensor]:  # (B, F, frames) each
+            feeds = {"magnitude": mag.numpy(), "phase": phase.numpy()}
+            mag, phase = self.session.run(["enhanced_magnitude", "enhanced_phase"], feeds)
+            return torch.from_numpy(mag), torch.from_numpy(phase)
+
+        return enhance_magphase(wave.detach().cpu().float(), self.stft, self.power, network)
 
 
 def open_enhancer(path: str | os.PathLike, threads: int = 1) -> OnnxEnhancer | OnnxSpectralEnhancer:

@@ -17,6 +17,7 @@ exact; built in float32 the conv backend would miss ``torch.stft`` by ~2e-3.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -289,6 +290,23 @@ def compress(spec: Tensor, power: float = 0.3) -> Tensor:
 def decompress(spec: Tensor, power: float = 0.3) -> Tensor:
     """Inverse of :func:`compress` with the same ``power``."""
     return compress(spec, 1.0 / power)
+
+
+def enhance_magphase(
+    wave: Tensor, transform: STFT, power: float, network: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+) -> Tensor:
+    """Waveform (..., time) -> waveform of the same shape, through ``network`` over compressed
+    magnitude and phase (B, F, frames) -> the same: what an offline spectral enhancer runs, in
+    PyTorch or onnxruntime. The input is scaled to unit RMS (as in training) and zero-padded to at
+    least ``n_fft`` samples (the centred STFT needs that much); the output is cut back to ``time``
+    and the scale restored."""
+    shape, n = wave.shape, wave.shape[-1]
+    wave = wave.reshape(-1, n)  # (B, time)
+    rms = wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
+    wave = F.pad(wave, (0, max(transform.n_fft - n, 0)))  # (B, max(time, n_fft))
+    mag, phase = network(*magphase(transform.stft(wave / rms), power=power))  # (B, F, frames) each
+    out = transform.istft(polar(mag, phase, power=power), length=wave.shape[-1])[..., :n]  # (B, time)
+    return (out * rms).reshape(shape)
 
 
 class StreamingSTFT(nn.Module):
