@@ -129,6 +129,43 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         assert message.startswith(str(path)) and problem in message
 
 
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_24", 2), ("FLOAT", 3)])
+def test_a_wav_cut_short_is_read_with_a_warning_that_says_how_much_is_missing(tmp_path, subtype, channels):
+    """libsndfile reads what a cut-short WAV holds without a word; the header's data size tells."""
+    import warnings
+
+    from tfsignal.io import AudioReader
+
+    full = tmp_path / "full.wav"
+    sf.write(full, _tone(440, 16000, seconds=2.0, channels=channels), 16000, subtype=subtype)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 4 + 1])  # an odd byte count: a part frame at the end
+    unknown = tmp_path / "stream.wav"  # what a writer on a pipe leaves: data size 0xFFFFFFFF
+    at = data.index(b"data") + 4
+    unknown.write_bytes(data[:at] + b"\xff" * 4 + data[at + 4 :])
+    for path, promised in [(full, None), (unknown, None), (cut, 2.0)]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x, _ = load_audio(path)
+            with AudioReader(path) as reader:
+                assert reader.frames == x.shape[-1]
+        messages = [str(w.message) for w in caught]
+        if promised is None:
+            assert messages == [] and x.shape[-1] == 32000
+        else:
+            held = x.shape[-1] / 16000
+            assert 0.45 < held < 0.5
+            assert (
+                messages
+                == [
+                    f"{path}: its header promises 2 s but the file holds {held:.4g} s "
+                    "(cut short while copying or recording?); reading what is there"
+                ]
+                * 2
+            )
+
+
 def test_saved_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):
     old = os.umask(0o022)
     try:

@@ -76,7 +76,8 @@ def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True
 
     Returns ``(x, rate)``: ``x`` is (time,) when ``mono`` (channels averaged) or (channels, time)
     otherwise; ``rate`` is ``sr`` when given (the file is resampled to it) or the file's own rate.
-    Any format libsndfile reads (WAV/FLAC/OGG/..., 8/16/24/32-bit integer or float samples).
+    Any format libsndfile reads (WAV/FLAC/OGG/..., 8/16/24/32-bit integer or float samples). A WAV
+    file shorter than its header says (cut short) is read as far as it goes, with a ``RuntimeWarning``.
     """
     path = Path(path)
     _check_readable(path)
@@ -90,6 +91,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = None, mono: bool = True
         raise InputFileError(path, "contains zero samples")
     if not np.isfinite(data).all():
         raise InputFileError(path, "contains NaN or Inf samples")
+    _wav_cut_short(path, data.shape[0], rate)
     x = data.mean(axis=1) if mono else np.ascontiguousarray(data.T)  # (T,) or (C, T)
     if sr is not None and sr != rate:
         try:
@@ -181,6 +183,41 @@ def _edf_promised_seconds(path: Path) -> float:
         return max(int(head[236:244]), 0) * float(head[244:252])
     except ValueError:
         return 0.0
+
+
+def _wav_cut_short(path: Path, frames: int, rate: int) -> None:
+    """Warn when a WAV file's header promises more samples than the file holds: libsndfile reads
+    the frames the file size allows and says nothing, so a file cut short in a copy or by a crashed
+    recorder would pass silently. Headers of unknown length (0 or 0xFFFFFFFF bytes of data, as
+    streaming writers leave them) and RF64 files are taken as they are."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return
+            block = 0  # bytes per frame, from the fmt chunk
+            while len(chunk := f.read(8)) == 8:  # (id, little-endian size) headers, padded to even sizes
+                size = int.from_bytes(chunk[4:], "little")
+                if chunk[:4] == b"fmt ":
+                    block = int.from_bytes(f.read(16)[12:14], "little")
+                    f.seek(size + size % 2 - 16, os.SEEK_CUR)
+                elif chunk[:4] == b"data":
+                    present = os.fstat(f.fileno()).st_size - f.tell()
+                    break
+                else:
+                    f.seek(size + size % 2, os.SEEK_CUR)
+            else:
+                return
+    except OSError:
+        return
+    if size in (0, 0xFFFFFFFF) or present >= size or block <= 0:
+        return
+    warnings.warn(
+        f"{path}: its header promises {size // block / rate:.4g} s but the file holds {frames / rate:.4g} s "
+        "(cut short while copying or recording?); reading what is there",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -317,6 +354,7 @@ class AudioReader:
         if self.frames <= 0:
             self.close()
             raise InputFileError(self.path, "contains zero samples")
+        _wav_cut_short(self.path, self.frames, self.rate)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         try:
