@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 mne = pytest.importorskip("mne")
+from tfsignal.frontends import resample  # noqa: E402
 from tfsignal.io import load_eeg  # noqa: E402
 from tfsignal.tokenizers import ChannelWarning, load_tokenizer  # noqa: E402
-from tfsignal.tokenizers.base import clean_signals, resample_to  # noqa: E402
+from tfsignal.tokenizers.base import clean_signals  # noqa: E402
 
 RATE = 160.0
 
@@ -81,7 +82,7 @@ def test_high_rates_are_resampled_exactly_with_anti_aliasing():
     rate, seconds = 2048.0, 8
     t = np.arange(int(rate * seconds)) / rate
     signal = np.sin(2 * np.pi * 10.0 * t)
-    out = resample_to((signal + np.sin(2 * np.pi * 300.0 * t))[None], rate, 250.0)[0]
+    out = resample((signal + np.sin(2 * np.pi * 300.0 * t))[None], rate, 250.0)[0]
     assert out.shape == (250 * seconds,)  # 125 / 1024 exactly, not an approximation of it
     expected = np.sin(2 * np.pi * 10.0 * np.arange(250 * seconds) / 250.0)
     # 300 Hz lies above the new Nyquist frequency (125 Hz) and would alias to 50 Hz; it is filtered out
@@ -90,7 +91,7 @@ def test_high_rates_are_resampled_exactly_with_anti_aliasing():
 
 
 def test_a_512_hz_recording_gives_the_tokens_of_the_same_eeg_at_160_hz(eeg, tokenizers):
-    up = resample_to(eeg, RATE, 512.0)
+    up = resample(eeg, RATE, 512.0)
     for name, tok in tokenizers.items():
         assert (tok.transform(up, sfreq=512.0) == tok.transform(eeg, sfreq=RATE)).mean() >= 0.95, name
 

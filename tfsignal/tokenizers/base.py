@@ -39,17 +39,17 @@ import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import butter, detrend, freqz, iirnotch, resample_poly, sosfreqz
+from scipy.signal import butter, detrend, freqz, iirnotch, sosfreqz
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from tfsignal import weights
+from tfsignal.frontends import resample
 from tfsignal.train.schedules import cosine_decay, linear_warmup
 from tfsignal.train.trainer import TrainConfig, Trainer
 
@@ -182,16 +182,6 @@ def bad_channels(data: np.ndarray) -> tuple[list[int], list[int]]:
     return np.flatnonzero(flat).tolist(), np.flatnonzero(clipped).tolist()
 
 
-def resample_to(data: np.ndarray, rate: float, target: float) -> np.ndarray:
-    """Resample along the last axis by the nearest rational factor (polyphase, Kaiser FIR: the
-    anti-aliasing low-pass sits at the lower rate's Nyquist frequency). Denominators up to 8192 keep
-    2048 or 8192 Hz -> 250 Hz exact (125 / 1024, 125 / 4096) rather than off by a fraction of a percent."""
-    if math.isclose(rate, target):
-        return data
-    ratio = Fraction(target / rate).limit_denominator(8192)
-    return resample_poly(data, ratio.numerator, ratio.denominator, axis=-1)
-
-
 def clean_signals(
     rows: np.ndarray, rate: float, target: float, highpass: float | None, notch_freqs: Sequence[float] | None
 ) -> np.ndarray:
@@ -200,7 +190,7 @@ def clean_signals(
     1. The straight line fitted to each row is subtracted: a DC offset (millivolts on unreferenced
        amplifiers, against tens of microvolts of EEG) and a linear drift leave exactly, and the
        resampler, which pads with zeros, does not ring at the ends.
-    2. Resampled to ``target`` (:func:`resample_to`).
+    2. Resampled to ``target`` (:func:`tfsignal.frontends.resample`).
     3. At each of ``notch_freqs`` and its harmonics below 0.95 x the Nyquist frequency, the
        least-squares sinusoid is subtracted: a steady mains hum leaves in full, ends included.
     4. Filtered at zero phase in the frequency domain, each signal mirrored at both ends first: the
@@ -211,7 +201,7 @@ def clean_signals(
        adds under a slow high-pass.
     """
     rows = detrend(rows, axis=-1, type="linear")
-    rows = resample_to(rows, rate, target)
+    rows = resample(rows, rate, target)
     notches = [f for base in notch_freqs or () for f in np.arange(base, 0.95 * target / 2, base)]
     time = np.arange(rows.shape[-1]) / target
     for freq in notches:  # a steady hum leaves whole, ends included, which a notch cannot do

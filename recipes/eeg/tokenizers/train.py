@@ -69,9 +69,9 @@ def read_eeg(path: Path):
 
 def windows(signals: np.ndarray, rate: float, target: float) -> np.ndarray:
     """(n_channels, n_samples) at ``rate`` -> non-overlapping (n, 1, window) at ``target`` Hz."""
-    from tfsignal.tokenizers.base import resample_to
+    from tfsignal.frontends import resample
 
-    signals = resample_to(signals, rate, target)
+    signals = resample(signals, rate, target)
     size = int(WINDOW_S * target)
     n = signals.shape[-1] // size
     return signals[:, : n * size].reshape(signals.shape[0], n, size).transpose(1, 0, 2).reshape(-1, 1, size)
