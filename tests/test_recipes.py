@@ -64,5 +64,17 @@ def test_starter_recipe_fine_tunes_the_shipped_weights(tmp_path, data_dir, capsy
     tuned = load_file(str(tmp_path / "run/best.safetensors"))
     shipped = models.load("enhancer").state_dict()
     assert max(float((tuned[k] - shipped[k]).abs().max()) for k in shipped) < 1e-6  # it started from them
+    # the model card: data, command and the legs of training, carried on by --init OUT/last
+    card = json.loads((tmp_path / "run/last.json").read_text())
+    assert card["data"]["train_speech_files"] == 1 and card["data"]["mixing"]["snr_db"] == [-5.0, 30.0]
+    assert card["command"].startswith("python -m recipes.enhancement.starter.train --corpus")
+    legs = card["training"]["legs"]
+    assert len(legs) == 1 and legs[0]["steps"] == 1 and legs[0]["audio_hours"] == round(0.5 / 3600, 6)
+    assert legs[0]["loss"] == "enhancement_loss" and legs[0]["init"] == "enhancer"
+    assert json.loads((tmp_path / "run/best.json").read_text())["training"] == card["training"]
+    assert main([*args, "--out", str(tmp_path / "run3"), "--init", str(tmp_path / "run/last")]) == 0
+    total = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert total["total_steps"] == 2 and total["total_audio_hours_seen"] == round(1.0 / 3600, 4)
+    assert len(json.loads((tmp_path / "run3/last.json").read_text())["training"]["legs"]) == 2
     assert main([*args, "--out", str(tmp_path / "run2"), "--init", "no-such-model"]) == 2
     assert "no such model" in capsys.readouterr().err

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tfsignal import models, weights
+from tfsignal import models
 from tfsignal.arguments import config_overrides
 from tfsignal.data.folders import SeparationFolderDataset
 from tfsignal.evaluation.separation import score
 from tfsignal.io import InputFileError
 from tfsignal.metrics import louder_share
 from tfsignal.train.losses import pit_si_snr_loss
-from tfsignal.train.trainer import fit_summary, trainer_from_args, training_card
+from tfsignal.train.trainer import fit_summary, save_with_card, trainer_from_args
 
 __all__ = [
     "ReadItems",
@@ -162,27 +162,7 @@ def fit(
     metrics = trainer.fit()
     if trainer.rank != 0:
         return 0
-    flags = ("steps", "minutes", "batch_size", "segment_seconds", "lr", "seed")
-    leg = {
-        "out": str(args.out),
-        "init": args.init,
-        "steps": trainer.step,
-        "minutes": round(trainer.minutes, 2),
-        "world": trainer.world,
-        "audio_hours": round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 6),
-        "loss": loss_fn.__name__,
-        "flags": {k: getattr(args, k) for k in flags},
-        "last_val": metrics,
-        "command": command,
-    }
-    previous = weights.config(args.init).get("training") if args.init else None
-    card = {"data": data, "command": command, "training": training_card(previous, leg)}
-    out = Path(args.out)
-    models.save(model, out / "last", step=trainer.step, val=metrics, **card)
-    if (out / "best.json").exists():  # add the card to the trainer's best.json
-        best = models.load(out / "best")
-        meta = {k: v for k, v in weights.config(out / "best").items() if k not in ("kind", "model", "config")}
-        models.save(best, out / "best", **{**meta, **card})
+    card = save_with_card(trainer, model, args, metrics, data, command, loss_fn.__name__)
     summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
     total = card["training"]["total"]
     print(json.dumps({**summary, "world": trainer.world, **{f"total_{k}": v for k, v in total.items()}}))

@@ -46,7 +46,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
-from tfsignal.models import save
+from tfsignal import weights
+from tfsignal.models import load, save
 from tfsignal.train.schedules import warmup_cosine_steps
 
 LossFn = Callable[[nn.Module, object], "torch.Tensor | dict[str, torch.Tensor]"]
@@ -452,3 +453,42 @@ def training_card(previous: dict | None, leg: dict) -> dict:
             "audio_hours_seen": round(sum(float(item["audio_hours"]) for item in legs), 4),
         },
     }
+
+
+def save_with_card(
+    trainer: Trainer,
+    model: nn.Module,
+    args,
+    metrics: dict,
+    data: dict,
+    command: str,
+    loss: str,
+    flags: Iterable[str] = ("steps", "minutes", "batch_size", "segment_seconds", "lr", "seed"),
+) -> dict:
+    """After a recipe's :meth:`Trainer.fit`: write ``OUT/last.*`` (the weights the run ended with,
+    the point to continue from with ``--init``) with a model card, add the card to the trainer's
+    ``OUT/best.json``, and return the card.
+
+    The card holds ``data`` (what the model was trained on), ``command`` and ``training``: the legs
+    of ``args.init``'s card (none for a fresh model) plus this one (its steps, minutes, hours of
+    audio, loss, ``flags`` and last validation scores) with their totals (:func:`training_card`)."""
+    leg = {
+        "out": str(args.out),
+        "init": args.init,
+        "steps": trainer.step,
+        "minutes": round(trainer.minutes, 2),
+        "world": trainer.world,
+        "audio_hours": round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 6),
+        "loss": loss,
+        "flags": {k: getattr(args, k) for k in flags},
+        "last_val": metrics,
+        "command": command,
+    }
+    previous = weights.config(args.init).get("training") if args.init else None
+    card = {"data": data, "command": command, "training": training_card(previous, leg)}
+    out = Path(args.out)
+    save(model, out / "last", step=trainer.step, val=metrics, **card)
+    if (out / "best.json").exists():
+        meta = {k: v for k, v in weights.config(out / "best").items() if k not in ("kind", "model", "config")}
+        save(load(out / "best"), out / "best", **{**meta, **card})
+    return card

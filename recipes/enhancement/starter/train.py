@@ -12,6 +12,9 @@ by prepare), with the share of clean-only inputs, synthetic noise and reverberan
 set (tfsignal.data.speech.MixingDataset, tfsignal.data.augment.Augment); validation scores a fixed
 subset of ``val/`` after every ``--val-every`` steps and keeps the best weights (by PESQ) as
 ``OUT/best.safetensors`` + ``best.json``. Re-running the same command resumes from ``OUT/last.pt``.
+``OUT/last.*`` (the weights the run ended with) and ``best.json`` carry a model card: the data,
+the command and every leg of training with the totals (tfsignal.train.trainer.save_with_card), so
+``--init OUT/last`` continues across sessions and the card keeps the cumulative figures.
 The last line printed is a JSON summary.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,8 +38,11 @@ from tfsignal.data.folders import match_pairs
 from tfsignal.data.speech import MixingDataset
 from tfsignal.data.splits import read_corpus_splits
 from tfsignal.io import InputFileError
+from tfsignal.models.mambattention_stream import StreamingMambAttention
 from tfsignal.train.enhancement import add_metric_gan_flag, make_trainer, validation_fn
-from tfsignal.train.trainer import fit_summary
+from tfsignal.train.trainer import fit_summary, save_with_card
+
+MIXING = ("snr_db", "clean_prob", "synthetic_noise_prob", "reverb_target_prob")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -141,10 +148,23 @@ def main(argv=None) -> int:
     trainer = make_trainer(model, dataset, args, validation(data / "val", args.val_clips, rate))
     started = time.time()
     metrics = trainer.fit()
-    if trainer.rank == 0:
-        hours = round(trainer.step * args.batch_size * trainer.world * args.segment_seconds / 3600, 2)
-        summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
-        print(json.dumps({**summary, "world": trainer.world, "audio_hours_seen": hours}))
+    if trainer.rank != 0:
+        return 0
+    data = {
+        "corpus": str(corpus),
+        "splits": str(data / "splits.json"),
+        "train_speech_files": len(splits["clean"]["train"]),
+        "train_noise_files": len(splits["noise"]["train"]),
+        "mixing": {k: getattr(args, k) for k in MIXING},
+        "validation": f"the first {args.val_clips} pairs of {data / 'val'}",
+    }
+    command = "python -m recipes.enhancement.starter.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    loss = "enhancement_loss + metric GAN" if args.metric_gan else "enhancement_loss"
+    loss = "mask_enhancement_loss" if isinstance(model, StreamingMambAttention) else loss
+    card = save_with_card(trainer, model, args, metrics, data, command, loss)
+    summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
+    total = card["training"]["total"]
+    print(json.dumps({**summary, "world": trainer.world, **{f"total_{k}": v for k, v in total.items()}}))
     return 0
 
 
