@@ -286,6 +286,9 @@ def test_starter_prepare_train_resume_evaluate(corpus, tmp_path, capsys):
     assert result["results"]["mixture"]["lone_share"] == 0.5 and result["results"]["oracle"]["lone_share"] > 0.99
     assert 0.5 <= result["results"]["model"]["lone_share"] <= 1
     assert sum(b["n"] for b in result["by_overlap"].values()) == 3
+    assert sep_eval.main(["--data", str(data), "--split", "val", "--methods", "mixture"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == len(list((data / "val" / "mix").iterdir())) and set(result["results"]) == {"mixture"}
 
 
 def test_starter_errors_are_one_line(tmp_path, capsys):

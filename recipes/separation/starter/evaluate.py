@@ -1,8 +1,10 @@
 """Score a speech separator on the starter's held-out mixtures: SI-SNRi and SDRi, overall and by overlap ratio.
 
     python -m recipes.separation.starter.evaluate --data runs/separation/data --model runs/separation/tiny/best.json
+    python -m recipes.separation.starter.evaluate ... --split val   # choose between weights on validation
 
-Reads DATA/test/{mix,s1,s2,...}/ as the prepare step writes them (speakers held out from training).
+Reads DATA/test/{mix,s1,s2,...}/ as the prepare step writes them (speakers held out from training),
+or DATA/val/ with ``--split val``: pick weights on validation, report them on test.
 Rows, on the same mixtures: the unprocessed mixture (SI-SNRi and SDRi are 0 by definition), ideal
 ratio masks from the true sources through the model's STFT (what a real-valued mask can reach), and
 the model run as ``tfsignal separate`` runs it (8 s chunks); the estimates are matched to the
@@ -29,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = recipe_parser(__doc__)
     parser.add_argument("--data", default="runs/separation/data", help="output folder of the prepare step")
     parser.add_argument("--n-sources", type=int, default=2, help="speakers per mixture (default: %(default)s)")
+    parser.add_argument("--split", choices=("test", "val"), default="test", help="(default: %(default)s)")
     add_evaluation_flags(parser)
     args = parser.parse_args(argv)
     try:
-        dataset = prepared_set(Path(args.data) / "test", args.n_sources, args.sample_rate)
-        return run_evaluation(dataset, args, str(Path(args.data) / "test"))
+        dataset = prepared_set(Path(args.data) / args.split, args.n_sources, args.sample_rate)
+        return run_evaluation(dataset, args, str(Path(args.data) / args.split))
     except (InputFileError, FileNotFoundError, ValueError) as err:  # the user's paths or model: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
