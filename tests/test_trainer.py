@@ -249,3 +249,38 @@ def test_the_estimators_train_through_the_shared_loop(monkeypatch):
     small = dict(embed_dim=16, window_dim=32, ff_dim=32, cnn_hidden=16, heads=2)
     SeriesClassifier("mptsnet", model_options=small, epochs=2, val_folds=2, progress=False).fit(series, [0, 1] * 6)
     assert runs == ["fit sample", "fit tfm", "train", "select", "refit"]
+
+
+def test_legs_with_cards_chain_into_one_curve(tmp_path):
+    """Two legs, the second from the first's OUT/last: each card adds its leg, and the plot's history
+    puts the second leg's steps after the first's hours of audio."""
+    from argparse import Namespace
+
+    from tfsignal.plot import training_curve, training_history
+    from tfsignal.train.trainer import save_with_card
+
+    init = None
+    for leg, steps in (("a", 4), ("b", 2)):
+        trainer, model = tiny_setup(tmp_path / leg, steps=steps)
+        if init:
+            model.load_state_dict(models.load(init).state_dict())
+        metrics = trainer.fit()
+        args = Namespace(out=str(tmp_path / leg), init=init, batch_size=2, segment_seconds=0.1, steps=steps)
+        args.minutes, args.lr, args.seed = None, 1e-3, 0
+        card = save_with_card(trainer, model, args, metrics, {"what": "noise"}, f"leg {leg}", "enhancement_loss")
+        init = str(tmp_path / leg / "last.json")
+    assert [g["steps"] for g in card["training"]["legs"]] == [4, 2] and card["training"]["total"]["steps"] == 6
+    legs = training_history([tmp_path / "a", tmp_path / "b"])
+    hours = 2 * 0.1 / 3600  # per step: batch 2 of 0.1 s (the card keeps 6 decimals of an hour)
+    close = lambda a, b: math.isclose(a, b, rel_tol=1e-2)  # noqa: E731
+    assert close(legs[1]["start_hours"], 4 * hours) and close(legs[1]["end_hours"], 6 * hours)
+    assert close(legs[1]["train"][0][0], 5 * hours) and "total" in legs[1]["train"][0][1]
+    assert [round(h / hours) for h, _ in legs[0]["val"]] == [2, 4] and "pesq" in legs[0]["val"][0][1]
+    png = training_curve([tmp_path / "a", tmp_path / "b"], tmp_path / "curve.png", "total", "pesq")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="already exists"):
+        training_curve([tmp_path / "a"], tmp_path / "curve.png", "total", "pesq")
+    with pytest.raises(ValueError, match="no val metric 'si_snri' in the logs \\(they have: pesq\\)"):
+        training_curve([tmp_path / "a"], tmp_path / "other.png", "total", "si_snri")
+    with pytest.raises(FileNotFoundError):
+        training_history([tmp_path])  # no log.jsonl
