@@ -199,6 +199,8 @@ def _wav_cut_short(path: Path, frames: int, rate: int) -> None:
             while len(chunk := f.read(8)) == 8:  # (id, little-endian size) headers, padded to even sizes
                 size = int.from_bytes(chunk[4:], "little")
                 if chunk[:4] == b"fmt ":
+                    if size < 16:  # not a WAV format chunk: leave the file to libsndfile
+                        return
                     block = int.from_bytes(f.read(16)[12:14], "little")
                     f.seek(size + size % 2 - 16, os.SEEK_CUR)
                 elif chunk[:4] == b"data":

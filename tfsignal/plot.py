@@ -85,6 +85,8 @@ def training_history(runs: list[str | os.PathLike], hours_per_step: float | None
         if (run / "last.json").is_file():
             leg = weights.config(run / "last.json")["training"]["legs"][-1]
             rate = float(leg["audio_hours"]) / max(int(leg["steps"]), 1)
+        elif hours_per_step is not None:
+            rate = hours_per_step
         if rate is None:
             raise ValueError(f"{run}: no last.json to read its hours per step from; give hours_per_step")
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -122,8 +124,8 @@ def training_curve(
             raise ValueError(f"no {kind} metric {metric!r} in the logs (they have: {', '.join(seen) or 'none'})")
     fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
     for i, leg in enumerate(legs):
-        hours = np.array([h for h, _ in leg["train"] if train_metric in _])
-        values = np.array([m[train_metric] for _, m in leg["train"] if train_metric in m])
+        points = [(h, m[train_metric]) for h, m in leg["train"] if train_metric in m]
+        hours, values = np.array([h for h, _ in points]), np.array([v for _, v in points])
         if len(values) >= smooth:
             kernel = np.ones(smooth) / smooth
             hours, values = hours[smooth - 1 :], np.convolve(values, kernel, mode="valid")
