@@ -284,3 +284,18 @@ def test_legs_with_cards_chain_into_one_curve(tmp_path):
         training_curve([tmp_path / "a"], tmp_path / "other.png", "total", "si_snri")
     with pytest.raises(FileNotFoundError):
         training_history([tmp_path])  # no log.jsonl
+
+
+def test_every_shipped_card_with_legs_takes_one_more_leg():
+    """train --init NAME adds a leg to NAME's card after the run: a card whose legs lack integer
+    steps, minutes or hours would fail only then, after the training it records."""
+    from tfsignal import weights
+    from tfsignal.train.trainer import training_card
+
+    cards = {name: weights.config(name).get("training") for name in models.pretrained()}
+    with_legs = {name: card for name, card in cards.items() if isinstance(card, dict) and "legs" in card}
+    assert "enhancer-stream" in with_legs
+    for name, card in with_legs.items():
+        after = training_card(card, {"steps": 10, "minutes": 1.0, "audio_hours": 0.5})
+        assert after["total"]["steps"] == card["total"]["steps"] + 10, name
+        assert math.isclose(after["total"]["audio_hours_seen"], card["total"]["audio_hours_seen"] + 0.5), name
