@@ -17,6 +17,22 @@ import numpy as np
 from tfsignal.io import check_output_path, publish
 
 
+def _save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG to a temporary file beside ``path``, rename it into place, close it."""
+    import matplotlib.pyplot as plt
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        publish(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def _log_spectrogram(x: np.ndarray, sr: int, n_fft: int = 512, hop: int = 128) -> np.ndarray:
     from scipy.signal import stft
 
@@ -54,16 +70,7 @@ def spectrogram_comparison(
         ax.set_ylabel("kHz")
     axes[-1].set_xlabel("seconds")
     fig.colorbar(image, ax=axes, label="dB")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        publish(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _save_figure(fig, path)
 
 
 def training_history(runs: list[str | os.PathLike], hours_per_step: float | None = None) -> list[dict]:
@@ -141,16 +148,7 @@ def training_curve(
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        publish(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
