@@ -33,7 +33,14 @@ from tfsignal.train.losses import enhancement_loss, mask_enhancement_loss
 from tfsignal.train.metric_gan import MetricGAN
 from tfsignal.train.trainer import Trainer, fit_summary, process_device, trainer_from_args
 
-__all__ = ["validation_fn", "add_metric_gan_flag", "make_trainer", "add_paired_training_flags", "train_paired_folders"]
+__all__ = [
+    "validation_fn",
+    "add_metric_gan_flag",
+    "make_trainer",
+    "loss_name",
+    "add_paired_training_flags",
+    "train_paired_folders",
+]
 
 
 def validation_fn(pairs: list[tuple[Path, Path]], sample_rate: int, max_seconds: float = 8.0):
@@ -81,6 +88,13 @@ def make_trainer(model, dataset, args: argparse.Namespace, val_fn, device: str =
             gan = stateful["metric_gan"] = MetricGAN(model.sample_rate, lr=args.lr, device=process_device(device))
         loss = lambda net, batch: enhancement_loss(net, batch[0], batch[1], metric_gan=gan)  # noqa: E731
     return trainer_from_args(model, loss, dataset, args, val_fn, device, best_metric="pesq", stateful=stateful)
+
+
+def loss_name(model, args: argparse.Namespace) -> str:
+    """The loss :func:`make_trainer` minimises for ``model`` under ``args``, as a model card names it."""
+    if isinstance(model, StreamingMambAttention):
+        return "mask_enhancement_loss"
+    return "enhancement_loss + metric GAN" if getattr(args, "metric_gan", False) else "enhancement_loss"
 
 
 def add_paired_training_flags(parser: argparse.ArgumentParser, default_model: str = "mambattention") -> None:

@@ -38,8 +38,7 @@ from tfsignal.data.folders import match_pairs
 from tfsignal.data.speech import MixingDataset
 from tfsignal.data.splits import read_corpus_splits
 from tfsignal.io import InputFileError
-from tfsignal.models.mambattention_stream import StreamingMambAttention
-from tfsignal.train.enhancement import add_metric_gan_flag, make_trainer, validation_fn
+from tfsignal.train.enhancement import add_metric_gan_flag, loss_name, make_trainer, validation_fn
 from tfsignal.train.trainer import fit_summary, save_with_card
 
 MIXING = ("snr_db", "clean_prob", "synthetic_noise_prob", "reverb_target_prob")
@@ -159,9 +158,7 @@ def main(argv=None) -> int:
         "validation": f"the first {args.val_clips} pairs of {data / 'val'}",
     }
     command = "python -m recipes.enhancement.starter.train " + shlex.join(sys.argv[1:] if argv is None else argv)
-    loss = "enhancement_loss + metric GAN" if args.metric_gan else "enhancement_loss"
-    loss = "mask_enhancement_loss" if isinstance(model, StreamingMambAttention) else loss
-    card = save_with_card(trainer, model, args, metrics, data, command, loss)
+    card = save_with_card(trainer, model, args, metrics, data, command, loss_name(model, args))
     summary = {"model": args.model, "init": args.init, **fit_summary(trainer, model, metrics, started)}
     total = card["training"]["total"]
     print(json.dumps({**summary, "world": trainer.world, **{f"total_{k}": v for k, v in total.items()}}))
