@@ -1,9 +1,9 @@
 """Backbones (imports as ``tfsignal.models``): one readable file per model plus the registry."""
 
 from .base import Model
-from .registry import available, create, load, model_class, name_of, pretrained, register, save
+from .registry import available, create, grow, load, model_class, name_of, pretrained, register, save
 
-__all__ = ["Model", "available", "create", "load", "model_class", "name_of", "pretrained", "register", "save"]
+__all__ = ["Model", "available", "create", "grow", "load", "model_class", "name_of", "pretrained", "register", "save"]
 
 # Model files register their named configurations on import.
 from . import (

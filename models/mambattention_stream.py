@@ -16,6 +16,9 @@ causal and about 15x cheaper per second of audio (the budget is 100 MMAC/s; GTCR
 - decoder: transposed convolutions with encoder skips give a complex ratio mask on the 129 bands,
   spread back onto the 257 bins and applied to the noisy spectrum (a departure from the paper's
   magnitude mask + phase decoder, which cost two dense decoders at full resolution);
+- an optional frame path (``frame_dim`` > 0, a departure): the tokens of each frame flattened into
+  one vector and a forward Mamba over frames, so the time context also spans frequency; each
+  token's own time path is only ``channels`` wide;
 - normalisation that needs no future: BatchNorm (a fixed affine map at inference) in the encoder
   and decoder, LayerNorm / RMSNorm per position in the blocks (the paper's InstanceNorm averages
   over the whole utterance).
@@ -53,6 +56,7 @@ class Config:
     d_state: int = 8
     d_conv: int = 4
     expand: int = 1
+    frame_dim: int = 0  # > 0: a frame path (FramePath) of this width after the blocks; 0: none
     norm_eps: float = 1e-5
     scan_backend: str = "auto"
 
@@ -137,6 +141,53 @@ class CausalTFBlock(nn.Module):
         return x.transpose(1, 2), [*cache, *mamba_state]
 
 
+class FramePath(nn.Module):
+    """A causal recurrence over whole frames: the F' tokens of a frame (C values each) flattened and
+    projected to ``frame_dim``, one forward Mamba over time, projected back and added to every token.
+    The output projection starts at zero, so adding the path to trained weights changes nothing
+    until it is trained. Costs about 2 C F' frame_dim MACs a frame, not per token."""
+
+    def __init__(self, cfg: Config, tokens: int) -> None:
+        super().__init__()
+        width = cfg.channels * tokens
+        self.inp = nn.Linear(width, cfg.frame_dim)
+        self.mamba = MambaBlock(
+            cfg.frame_dim,
+            norm_eps=cfg.norm_eps,
+            d_state=cfg.d_state,
+            d_conv=cfg.d_conv,
+            expand=2,
+            scan_backend=cfg.scan_backend,
+        )
+        self.out = nn.Linear(cfg.frame_dim, width)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def initial_state(self, batch: int, device=None) -> list[Tensor]:
+        return list(self.mamba.mixer.initial_state(batch, device))
+
+    def _add(self, x: Tensor, h: Tensor) -> Tensor:
+        """x (B, C, T, F') + the projection of h (B, T, D) -> (B, C, T, F')."""
+        b, c, t, f = x.shape
+        return x + self.out(h).view(b, t, c, f).permute(0, 2, 1, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, t, f = x.shape
+        h = self.inp(x.permute(0, 2, 1, 3).reshape(b, t, c * f))  # (B, T, D)
+        return self._add(x, self.mamba(h))
+
+    def stream(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        b, c, t, f = x.shape
+        h, state = self.mamba.stream(self.inp(x.permute(0, 2, 1, 3).reshape(b, t, c * f)), tuple(state))
+        return self._add(x, h), list(state)
+
+    def step(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """One frame (B, C, F') -> same shape and the new state."""
+        b, c, f = x.shape
+        h, state = self.mamba.step(self.inp(x.reshape(b, c * f)), tuple(state))  # (B, D)
+        return x + self.out(h).view(b, c, f), list(state)
+
+
 # ---------------------------------------------------------------------------------------- model
 
 
@@ -155,6 +206,7 @@ class StreamingMambAttention(Model):
         self.enc1 = down(3, c)  # 129 -> 65 bands
         self.enc2 = down(c, c)  # 65 -> 33 tokens
         self.blocks = nn.ModuleList(CausalTFBlock(config) for _ in range(config.n_blocks))
+        self.frame_path = FramePath(config, self._tokens()) if config.frame_dim else None
         self.dec2 = conv_bn_act(up(c, c), c)  # 33 -> 65
         self.dec1 = up(c, 2)  # 65 -> 129: (real, imag) of the mask
         nn.init.zeros_(self.dec1.weight)  # start as the identity: mask 1 + 0j on every bin
@@ -186,6 +238,8 @@ class StreamingMambAttention(Model):
         skip2 = x = self.enc2(skip1)  # (B, C, T, 33)
         for block in self.blocks:
             x = block(x)
+        if self.frame_path is not None:
+            x = self.frame_path(x)
         return self.apply_mask(x, (skip1, skip2), spec)
 
     # -- waveforms
@@ -222,9 +276,17 @@ class StreamingMambAttention(Model):
     # -- streaming
 
     def initial_state(self, batch: int = 1, device=None) -> list[Tensor]:
-        """Zero state of :meth:`step_frame`: every block's attention cache and time-Mamba state."""
+        """Zero state of :meth:`step_frame`: every block's attention cache and time-Mamba state, then
+        the frame path's Mamba state."""
         tokens = batch * self._tokens()
-        return [s for block in self.blocks for s in block.initial_state(tokens, device)]
+        state = [s for block in self.blocks for s in block.initial_state(tokens, device)]
+        return state + (self.frame_path.initial_state(batch, device) if self.frame_path is not None else [])
+
+    def _split_state(self, state: list[Tensor]) -> tuple[list[list[Tensor]], list[Tensor]]:
+        """The flat state -> (one list per block, the frame path's list)."""
+        n_blocks = len(state) - (2 if self.frame_path is not None else 0)  # the frame path: conv, SSM
+        per_block = n_blocks // len(self.blocks)
+        return [state[i : i + per_block] for i in range(0, n_blocks, per_block)], state[n_blocks:]
 
     def _tokens(self) -> int:
         bands = self.config.erb_low + self.config.erb_bands
@@ -235,10 +297,13 @@ class StreamingMambAttention(Model):
         Fed block by block from :meth:`initial_state` this equals ``forward`` on all the frames."""
         skip1 = self.enc1(self.features(spec))  # (B, C, T, 65)
         skip2 = x = self.enc2(skip1)  # (B, C, T, 33)
-        new_state, per_block = [], len(state) // len(self.blocks)
-        for i, block in enumerate(self.blocks):
-            x, block_state = block.stream(x, state[i * per_block : (i + 1) * per_block])
+        (block_states, frame_state), new_state = self._split_state(state), []
+        for block, block_state in zip(self.blocks, block_states):
+            x, block_state = block.stream(x, block_state)
             new_state += block_state
+        if self.frame_path is not None:
+            x, frame_state = self.frame_path.stream(x, frame_state)
+            new_state += frame_state
         return self.apply_mask(x, (skip1, skip2), spec), new_state
 
     def step_frame(self, frame: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
@@ -247,10 +312,14 @@ class StreamingMambAttention(Model):
         spec = frame[:, :, None]  # (B, F, 1, 2)
         skip1 = self.enc1(self.features(spec))  # (B, C, 1, 65)
         skip2 = self.enc2(skip1)  # (B, C, 1, 33)
-        x, new_state, per_block = skip2[:, :, 0], [], len(state) // len(self.blocks)
-        for i, block in enumerate(self.blocks):
-            x, block_state = block.step(x, state[i * per_block : (i + 1) * per_block])
+        x, new_state = skip2[:, :, 0], []
+        block_states, frame_state = self._split_state(state)
+        for block, block_state in zip(self.blocks, block_states):
+            x, block_state = block.step(x, block_state)
             new_state += block_state
+        if self.frame_path is not None:
+            x, frame_state = self.frame_path.step(x, frame_state)
+            new_state += frame_state
         return self.apply_mask(x[:, :, None], (skip1, skip2), spec)[:, :, 0], new_state
 
     def stream(self, channels: int = 1) -> EnhancerStream:

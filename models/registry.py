@@ -80,6 +80,28 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu") -> Model:
     return model.to(device).eval()
 
 
+def grow(name_or_path: str | os.PathLike, **overrides) -> Model:
+    """Saved weights in a model whose configuration is theirs with ``overrides`` applied, for
+    training on from trained weights with parts added (``--set frame_dim=64`` with ``--init``): every
+    saved tensor must fit a parameter or buffer of the same name and shape, and whatever the new
+    configuration adds keeps its fresh initialisation. ValueError (one line) for a tensor that
+    does not fit. Without overrides this is :func:`load`."""
+    if not overrides:
+        return load(name_or_path)
+    meta, state = weights.read(name_or_path, kind=("model", "classifier"))
+    model = create(meta["model"], **{**meta.get("config", {}), **overrides})
+    own = model.state_dict()
+    for key, tensor in state.items():
+        if key not in own or own[key].shape != tensor.shape:
+            found = tuple(own[key].shape) if key in own else "nothing"
+            raise ValueError(
+                f"{name_or_path}: with {overrides} the saved {key} {tuple(tensor.shape)} fits {found}; "
+                "only fields that add parts can change"
+            )
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
 def save(model: Model, path: str | os.PathLike, overwrite: bool = True, kind: str = "model", **meta) -> Path:
     """Write ``path.safetensors`` and ``path.json`` (kind, registry name, config, ``meta``) through
     ``tfsignal.weights.write``; a classifier stores its network with ``kind="classifier"``."""

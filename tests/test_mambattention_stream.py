@@ -21,12 +21,15 @@ from tfsignal.train.losses import capped_si_snr, mask_enhancement_loss
 FLOOR_DB = 8.0  # SI-SDR gain of the shipped weights on the example at 0 dB: measured 9.20 dB (7.97 before leg 3)
 
 
-@pytest.fixture(scope="module")
-def model():
-    """A streaming model whose mask depends on its input (the decoder's last layer starts at zero)."""
+@pytest.fixture(scope="module", params=[0, 32], ids=["blocks", "frame-path"])
+def model(request):
+    """A streaming model whose mask depends on its input (the decoder's last layer and the frame
+    path's output start at zero), without and with the frame path."""
     torch.manual_seed(0)
-    net = models.create("mambattention-stream")
+    net = models.create("mambattention-stream", frame_dim=request.param)
     torch.nn.init.normal_(net.dec1.weight, std=0.1)
+    if net.frame_path is not None:
+        torch.nn.init.normal_(net.frame_path.out.weight, std=0.1)
     return net.eval()
 
 
@@ -55,6 +58,31 @@ def test_size_and_compute_budget():
         net(spec)
     mmac_per_second = counter.get_total_flops() / 2 / 4.0 / 1e6
     assert 20 < mmac_per_second <= 100, mmac_per_second
+
+
+def test_frame_path_fits_the_budget_and_grows_trained_weights_without_changing_them(tmp_path, speech):
+    net = models.create("mambattention-stream", channels=24, frame_dim=64)
+    c, f, d = 24, net._tokens(), 64
+    mamba = d * 4 * d + (2 * d * 4 + 2 * d) + 2 * d * (4 + 16) + (4 * 2 * d + 2 * d) + 2 * d * d + 2 * d * 9 + d
+    added = (c * f * d + d) + mamba + (d * c * f + c * f)  # in, Mamba (expand 2, dt_rank 4) + RMSNorm, out
+    assert sum(p.numel() for p in net.frame_path.parameters()) == added
+    assert sum(p.numel() for p in net.parameters()) == 30_650 + added <= 250_000
+    (spec,) = net.example_inputs(seconds=4.0)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(spec)
+    assert counter.get_total_flops() / 2 / 4.0 / 1e6 <= 100
+    # grown from trained weights: the same output until the new path is trained
+    torch.manual_seed(1)
+    trained = models.create("mambattention-stream")
+    torch.nn.init.normal_(trained.dec1.weight, std=0.1)
+    models.save(trained, tmp_path / "trained")
+    grown = models.grow(tmp_path / "trained", frame_dim=32)
+    assert grown.config.frame_dim == 32 and grown.frame_path is not None
+    x = torch.from_numpy(speech[:8000])
+    torch.testing.assert_close(grown.enhance(x), trained.eval().enhance(x), atol=1e-6, rtol=0)
+    assert models.grow(tmp_path / "trained").frame_path is None  # no fields: load
+    with pytest.raises(ValueError, match="only fields that add parts"):
+        models.grow(tmp_path / "trained", channels=24)
 
 
 def test_erb_bands_keep_the_low_bins_and_partition_the_rest():

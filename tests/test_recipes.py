@@ -78,3 +78,6 @@ def test_starter_recipe_fine_tunes_the_shipped_weights(tmp_path, data_dir, capsy
     assert len(json.loads((tmp_path / "run3/last.json").read_text())["training"]["legs"]) == 2
     assert main([*args, "--out", str(tmp_path / "run2"), "--init", "no-such-model"]) == 2
     assert "no such model" in capsys.readouterr().err
+    # --set with --init grows the weights by new parts; a field that reshapes them is refused in one line
+    assert main([*args, "--out", str(tmp_path / "run4"), "--init", "enhancer", "--set", "channels=8"]) == 2
+    assert "only fields that add parts" in capsys.readouterr().err

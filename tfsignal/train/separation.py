@@ -57,7 +57,8 @@ def add_training_flags(parser: argparse.ArgumentParser, model: str, steps: int, 
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="change one field of --model's configuration (repeatable), e.g. --set channels=32",
+        help="change one field of --model's configuration (repeatable), e.g. --set channels=32; with "
+        "--init, only a field that adds parts to the trained weights",
     )
     parser.add_argument(
         "--init",
@@ -91,9 +92,10 @@ def separator_from_args(args: argparse.Namespace):
     replace ``--model`` and ``--n-sources``) or a fresh ``--model`` with ``--set``'s fields; ValueError
     (one line) for a name, field or combination that does not work."""
     if args.init:
-        if args.set:
-            raise ValueError("--set changes a fresh model's configuration; it cannot be used with --init")
-        model = models.load(args.init).train()
+        try:
+            model = models.grow(args.init, **config_overrides(args.set)).train()
+        except TypeError as err:  # an unknown field: the registry names the known ones
+            raise ValueError(str(err)) from None
         if getattr(model, "n_sources", None) is None:
             raise ValueError(f"--init {args.init}: not a separator")
         args.model, args.n_sources = models.name_of(model), model.n_sources

@@ -62,7 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="change one field of --model's configuration (repeatable), e.g. --set channels=24",
+        help="change one field of --model's configuration (repeatable), e.g. --set channels=24; with --init, "
+        "a field that adds parts to the trained weights (--set frame_dim=64)",
     )
     parser.add_argument("--steps", type=int, help="step budget (default: 3000 unless --minutes is given)")
     parser.add_argument(
@@ -105,9 +106,10 @@ def validation(val_dir: Path, n_clips: int, sample_rate: int):
     return validation_fn(match_pairs(val_dir / "noisy", val_dir / "clean")[:n_clips], sample_rate)
 
 
-def create(name: str, overrides: dict):
+def build(init: str | None, name: str, overrides: dict):
+    """``--init``'s weights (grown by ``--set``'s fields) or a fresh ``--model`` with them."""
     try:
-        return models.create(name, **overrides)
+        return models.grow(init, **overrides) if init else models.create(name, **overrides)
     except TypeError as err:  # an unknown field: the registry names the known ones
         raise UserError(str(err)) from None
 
@@ -121,9 +123,7 @@ def main(argv=None) -> int:
     corpus, data = Path(args.corpus), Path(args.data)
     try:
         splits = read_corpus_splits(data, "python -m recipes.enhancement.starter.prepare")
-        if args.init and args.set:
-            raise UserError("--set changes a fresh model's configuration; it cannot be used with --init")
-        model = models.load(args.init).train() if args.init else create(args.model, config_overrides(args.set))
+        model = build(args.init, args.model, config_overrides(args.set)).train()
     except (InputFileError, FileNotFoundError, UserError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
