@@ -166,19 +166,21 @@ class FramePath(nn.Module):
     def initial_state(self, batch: int, device=None) -> list[Tensor]:
         return list(self.mamba.mixer.initial_state(batch, device))
 
+    def _project(self, x: Tensor) -> Tensor:
+        """x (B, C, T, F') -> each frame flattened and projected, (B, T, D)."""
+        b, c, t, f = x.shape
+        return self.inp(x.permute(0, 2, 1, 3).reshape(b, t, c * f))
+
     def _add(self, x: Tensor, h: Tensor) -> Tensor:
         """x (B, C, T, F') + the projection of h (B, T, D) -> (B, C, T, F')."""
         b, c, t, f = x.shape
         return x + self.out(h).view(b, t, c, f).permute(0, 2, 1, 3)
 
     def forward(self, x: Tensor) -> Tensor:
-        b, c, t, f = x.shape
-        h = self.inp(x.permute(0, 2, 1, 3).reshape(b, t, c * f))  # (B, T, D)
-        return self._add(x, self.mamba(h))
+        return self._add(x, self.mamba(self._project(x)))
 
     def stream(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        b, c, t, f = x.shape
-        h, state = self.mamba.stream(self.inp(x.permute(0, 2, 1, 3).reshape(b, t, c * f)), tuple(state))
+        h, state = self.mamba.stream(self._project(x), tuple(state))
         return self._add(x, h), list(state)
 
     def step(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
