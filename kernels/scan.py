@@ -419,8 +419,8 @@ def scan_matrix(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
     summed = torch.cumsum(delta, dim=-1)  # (..., d, l)
     gap = (summed[..., :, None] - summed[..., None, :]).clamp_min(0)  # (..., d, t, s)
     causal = torch.ones(length, length, dtype=torch.bool, device=delta.device).tril()  # (t, s)
-    decay = torch.exp(A[..., None, None] * gap.unsqueeze(-3)) * causal  # (..., d, n, t, s)
-    mixing = C[..., :, None] * B[..., None, :]  # (..., n, t, s)
+    decay = torch.exp(A[..., None, None] * gap.unsqueeze(-3))  # (..., d, n, t, s); 1 where s > t
+    mixing = C[..., :, None] * B[..., None, :] * causal  # (..., n, t, s): the mask here, d times smaller
     return (decay * mixing.unsqueeze(-4)).sum(-3)  # (..., d, t, s)
 
 
