@@ -14,6 +14,7 @@ from .scan import (
     exporting,
     scan_dual,
     scan_matrix,
+    scan_pairs,
     selective_scan,
     selective_scan_chunked,
     selective_scan_continue,
@@ -32,6 +33,7 @@ __all__ = [
     "selective_scan_continue",
     "selective_scan_quadratic",
     "scan_matrix",
+    "scan_pairs",
     "scan_dual",
     "exporting",
 ]

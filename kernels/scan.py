@@ -24,7 +24,8 @@ Backends of :func:`selective_scan`:
 - ``"quadratic"``: :func:`selective_scan_quadratic`, the sequence as one masked (length x length)
   matrix product per channel and state (the "dual" form of the recurrence): a handful of ops and
   no loop at all, for short sequences in exported graphs (the frequency path of a streaming
-  model, 33 tokens a frame). Memory grows as length squared, so not for long sequences.
+  model, 33 tokens a frame). A sequence of one chunk keeps only its causal (t, s) pairs
+  (:func:`scan_pairs`). Memory grows as length squared, so not for long sequences.
 - ``"triton"``: our Triton kernels, forward and backward (:mod:`tfsignal.kernels.scan_triton`): the
   state stays in registers while time advances in chunks, each chunk solved by a parallel
   associative scan. They take CUDA tensors; on the CPU they run only in Triton's interpreter
@@ -424,6 +425,23 @@ def scan_matrix(delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
     return (decay * mixing.unsqueeze(-4)).sum(-3)  # (..., d, t, s)
 
 
+def scan_pairs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    """y of the scan from a zero state over the causal pairs alone: :func:`scan_matrix`'s sum
+    with the l (l + 1) / 2 pairs s <= t gathered into one axis, so the exponentials and products
+    run over half the (t, s) grid and no mask is needed. A few more ops (gathers, one matrix
+    product that sums each output's pairs) for half the arithmetic: the faster form of one short
+    chunk in an exported graph. Same layout as :func:`scan_dual`.
+    """
+    length = delta.shape[-1]
+    t, s = torch.tril_indices(length, length, device=delta.device)  # (P,) each: output and input of each pair
+    summed = torch.cumsum(delta, dim=-1)  # (..., d, l), non-decreasing, so every gap >= 0
+    gap = summed[..., t] - summed[..., s]  # (..., d, P)
+    decay = torch.exp(A[..., None] * gap.unsqueeze(-2))  # (..., d, n, P)
+    weights = (decay * (C[..., t] * B[..., s]).unsqueeze(-3)).sum(-2)  # (..., d, P)
+    gather = F.one_hot(t, length).to(delta.dtype)  # (P, l): each pair into its output step
+    return (weights * (delta * u)[..., s]) @ gather  # (..., d, l)
+
+
 def scan_dual(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_size: int) -> Tensor:
     """y of the scan from a zero state in its matrix form, over chunks of ``chunk_size`` steps.
 
@@ -432,8 +450,8 @@ def scan_dual(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk_s
     is carried across chunks by a loop over them (unrolled in a graph). No D skip, no gate.
     """
     length = u.shape[-1]
-    if length <= chunk_size:  # one chunk: the masked product alone, fewest ops
-        return (scan_matrix(delta, A, B, C) @ (delta * u)[..., None])[..., 0]
+    if length <= chunk_size:  # one chunk: its causal pairs alone, fewest ops and half the arithmetic
+        return scan_pairs(u, delta, A, B, C)
     pad = (-length) % chunk_size
     # zero delta and input on the padded tail: decay 1 and nothing added, so real steps are untouched
     u, delta, B, C = (F.pad(t, (0, pad)) for t in (u, delta, B, C))

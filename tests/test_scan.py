@@ -68,6 +68,7 @@ def test_long_sequences_stay_finite_and_chunk_boundaries_are_seamless():
         assert (selective_scan(**x, backend="torch") - want).abs().max() < 1e-9
         assert (selective_scan_chunked(**x, chunk_size=7) - want).abs().max() < 1e-9
         assert (selective_scan_quadratic(**x, chunk_size=9) - want).abs().max() < 1e-9
+        assert (selective_scan_quadratic(**x, chunk_size=700) - want).abs().max() < 1e-9  # one chunk: scan_pairs
 
 
 def test_step_function_carries_state():
