@@ -2,7 +2,7 @@
 
     python benchmarks/enhance.py                      # every named MambAttention/SEMamba config
     python benchmarks/enhance.py --long-minutes 1 5 10  # peak RSS of `enhance` on long files
-    python benchmarks/enhance.py --configs --streaming  # streaming model: ONNX per hop vs GTCRN's ONNX
+    python benchmarks/enhance.py --configs --streaming --gtcrn GTCRN.onnx  # ONNX per hop vs GTCRN's ONNX
     python benchmarks/enhance.py --configs --train mambattention-stream  # training throughput, one process
 
 Each configuration runs in its own process so its peak RSS is its own. RTF = processing seconds /
@@ -80,50 +80,55 @@ def long_file_memory(minutes: float, model: str) -> dict:
     return {"minutes": minutes, "peak_rss_mb": peak, "rtf": elapsed / (60 * minutes)}
 
 
-def streaming(model_name: str, seconds: float, gtcrn: str) -> list[dict]:
-    """Real-time factors of a streaming enhancer as a device runs it (onnxruntime, one thread, one
+def streaming(model_names: list[str], seconds: float, gtcrn: str, rounds: int = 5) -> list[dict]:
+    """Real-time factors of streaming enhancers as a device runs them (onnxruntime, one thread, one
     call per 16 ms hop, numpy FFTs around it) beside GTCRN's streaming ONNX run the same way, and
-    the same model in PyTorch offline (``enhance`` on the whole signal, torch's threads)."""
+    each model in PyTorch offline (``enhance`` on the whole signal, torch's threads).
+
+    The engines take turns over ``rounds`` rounds and each keeps its fastest round, so that a busy
+    machine slows them alike and the ratios between rows hold."""
     import torch
 
     from tfsignal import models
     from tfsignal.baselines import gtcrn_enhancer
     from tfsignal.export import OnnxEnhancerStream, to_onnx_streaming
 
-    if model_name in models.available() and model_name not in models.pretrained():
-        model = models.create(model_name).eval()
-    else:
-        model = models.load(model_name)
-    rate = model.sample_rate
+    def load(name: str):
+        if name in models.available() and name not in models.pretrained():
+            return models.create(name).eval()
+        return models.load(name)
+
+    loaded = [(name, load(name)) for name in model_names]
+    rate = loaded[0][1].sample_rate
     x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * rate))).astype(np.float32)
-    rows = []
+    engines = {}  # row name -> a function that enhances x once
     with tempfile.TemporaryDirectory() as tmp:
-        path = to_onnx_streaming(model, Path(tmp) / "stream.onnx")
-        stream = OnnxEnhancerStream(path, threads=1)
-        stream.process(x[:rate])  # warm-up
-        stream.reset()
-        start = time.perf_counter()
-        stream.process(x)
-        stream.flush()
-        rows.append(
-            {"engine": f"{model_name}, onnxruntime per hop, 1 thread", "rtf": (time.perf_counter() - start) / seconds}
-        )
-    if Path(gtcrn).is_file():
-        enhance_fn = gtcrn_enhancer(gtcrn)
-        enhance_fn(x[:rate], rate)
-        start = time.perf_counter()
-        enhance_fn(x, rate)
-        rows.append({"engine": "GTCRN, onnxruntime per hop, 1 thread", "rtf": (time.perf_counter() - start) / seconds})
-    with torch.inference_mode():
+        for i, (name, model) in enumerate(loaded):
+            stream = OnnxEnhancerStream(to_onnx_streaming(model, Path(tmp) / f"stream{i}.onnx"), threads=1)
+
+            def run_onnx(stream=stream):
+                stream.process(x)
+                stream.flush()
+
+            engines[f"{name}, onnxruntime per hop, 1 thread"] = run_onnx
+        if Path(gtcrn).is_file():
+            enhance_fn = gtcrn_enhancer(gtcrn)
+            engines["GTCRN, onnxruntime per hop, 1 thread"] = lambda: enhance_fn(x, rate)
         signal = torch.from_numpy(x)
-        model.enhance(signal[:rate])
-        start = time.perf_counter()
-        model.enhance(signal)
-        elapsed = time.perf_counter() - start
-    rows.append(
-        {"engine": f"{model_name}, PyTorch offline, {torch.get_num_threads()} threads", "rtf": elapsed / seconds}
-    )
-    return rows
+        for name, model in loaded:
+
+            def run_torch(model=model):
+                with torch.inference_mode():
+                    model.enhance(signal)
+
+            engines[f"{name}, PyTorch offline, {torch.get_num_threads()} threads"] = run_torch
+        best = dict.fromkeys(engines, float("inf"))
+        for _ in range(rounds):
+            for row, run in engines.items():
+                start = time.perf_counter()
+                run()
+                best[row] = min(best[row], time.perf_counter() - start)
+    return [{"engine": row, "rtf": elapsed / seconds} for row, elapsed in best.items()]
 
 
 def training_throughput(name: str, batch: int, segment_seconds: float, steps: int = 5) -> dict:
@@ -173,7 +178,10 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=float, nargs="*", default=[], help="file lengths for the RSS test")
     parser.add_argument("--model", default="", help="model for --long-minutes (default: the shipped enhancer)")
     parser.add_argument("--streaming", action="store_true", help="streaming RTF table (ONNX per hop, GTCRN, offline)")
-    parser.add_argument("--stream-model", default="mambattention-stream", help="model for --streaming")
+    parser.add_argument(
+        "--stream-model", nargs="+", default=["enhancer-stream"], help="models for --streaming (names or paths)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="--streaming: rounds the engines take turns over")
     parser.add_argument("--gtcrn", default="", help="GTCRN's streaming ONNX file, the --streaming row to beat")
     parser.add_argument("--train", nargs="*", default=[], help="configs to time training steps of")
     parser.add_argument("--batch-size", type=int, default=8, help="mixtures per step for --train")
@@ -202,7 +210,7 @@ def main() -> None:
         print(f"\n{args.seconds:g} s of audio\n")
         print("| engine | RTF |")
         print("|---|---|")
-        for row in streaming(args.stream_model, args.seconds, args.gtcrn):
+        for row in streaming(args.stream_model, args.seconds, args.gtcrn, args.rounds):
             print(f"| {row['engine']} | {row['rtf']:.3f} |")
     if args.train:
         print("\n| config | batch x segment | s / step | seconds of audio per second (x real time) | threads |")
