@@ -340,13 +340,22 @@ def raise_in(monkeypatch, target: str, make_error):
 
 
 def signal_while_publishing(monkeypatch, signum):
-    """Deliver ``signum`` to this process while an output's temporary file is complete but unpublished."""
+    """Deliver ``signum`` to this process's main thread (where Python runs signal handlers) while an
+    output's temporary file is complete but unpublished. Sent with os.kill to the whole process, it
+    once failed to stop the command within the 5 s (a full run on a loaded machine, 2026-12-08; it
+    passes alone): a thread of another library could take a process-directed signal, and the main
+    thread then sleeps on. If it fails again, the message says what the main thread had."""
+    import threading
     import time
 
     def publish(tmp, path):
-        os.kill(os.getpid(), signum)
+        signal.pthread_kill(threading.main_thread().ident, signum)
         time.sleep(5)  # the handler raises before this ends
-        raise AssertionError("the signal did not stop the command")
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        raise AssertionError(
+            f"the signal did not stop the command (handler {signal.getsignal(signum)}, blocked {sorted(blocked)}, "
+            f"{threading.active_count()} threads)"
+        )
 
     monkeypatch.setattr("tfsignal.io.publish", publish)
 
