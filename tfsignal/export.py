@@ -330,10 +330,12 @@ def to_onnx_streaming(model: nn.Module, path: str | os.PathLike, overwrite: bool
     mambas = [m for m in model.modules() if isinstance(m, Mamba)]
     backends = [m.scan_backend for m in mambas]
     try:
-        for m in mambas:  # the frequency path's short scans as one masked matrix product: no loop
+        for m in mambas:  # the frequency path's short scans in closed form over their causal pairs: no loop
             m.scan_backend = "quadratic"
         step = _FrameStep(model).train(model.training)  # so that _export restores the model's own mode
-        _export(step, (frame, *state), path, True, input_names=names[0], output_names=names[1], opset_version=18)
+        _export(
+            step, (frame, *state), path, optimize=True, input_names=names[0], output_names=names[1], opset_version=18
+        )
     finally:
         for m, backend in zip(mambas, backends):
             m.scan_backend = backend

@@ -166,8 +166,8 @@ class BiMamba(nn.Module):
         return torch.cat([ahead, behind], dim=-1)
 
     def paired(self, x: Tensor) -> Tensor:
-        """``forward`` with both directions as one batched computation and the scan as one masked
-        (length x length) product (:func:`tfsignal.kernels.scan_dual`): the same numbers with
+        """``forward`` with both directions as one batched computation and the scan in closed form
+        over its causal (t, s) pairs (:func:`tfsignal.kernels.scan_dual`): the same numbers with
         half the ops, which is what counts in an exported graph over short sequences (a frame's
         frequency tokens). Memory grows as length squared."""
         blocks = (self.forward_block, self.backward_block)
